@@ -183,7 +183,8 @@ class Track:
     def to_dict(self) -> dict:
         """JSON contract: ``id`` and ``boxes`` as ``[frame, x1, y1, x2, y2]`` rows."""
         rows = [
-            [int(f), *(round(float(v), 1) for v in box)] for f, box in zip(self.frames, self.boxes, strict=True)
+            [int(f), *(round(float(v), 1) for v in box)]
+            for f, box in zip(self.frames, self.boxes, strict=True)
         ]
         return {"id": int(self.id), "frames": len(self.frames), "boxes": rows}
 
