@@ -12,6 +12,7 @@ import pytest
 
 from core import agreement as ag
 from core.errors import InputError
+from core.reference import GAITRITE_PARAMETERS
 
 # Shrout PE, Fleiss JL (1979), Psychol Bull 86:420-428, Table 2: 6 targets rated by 4 judges.
 SHROUT_FLEISS = np.array(
@@ -363,3 +364,11 @@ def test_flag_changes_on_a_constructed_history() -> None:
     from_baseline = ag.flag_changes(history, mdc=8.0, against="baseline")
     assert [c.exceeds for c in from_baseline] == [False, True, True, False]
     assert ag.flag_changes([("2024-01-10", 100.0)], mdc=8.0) == []
+
+
+def test_published_mdc_table_entries_are_cited_gaitrite_parameters() -> None:
+    for entry in ag.PUBLISHED_MDC95:
+        assert entry.parameter in GAITRITE_PARAMETERS
+        assert entry.unit == GAITRITE_PARAMETERS[entry.parameter].unit
+        assert entry.citation and entry.population and entry.mdc95 > 0
+    assert ag.published_mdc95("Not A Parameter") == ()
