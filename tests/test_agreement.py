@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -11,6 +13,7 @@ import pingouin as pg
 import pytest
 
 from core import agreement as ag
+from core.cli import main as cli_main
 from core.errors import InputError
 from core.reference import GAITRITE_PARAMETERS
 
@@ -372,3 +375,82 @@ def test_published_mdc_table_entries_are_cited_gaitrite_parameters() -> None:
         assert entry.unit == GAITRITE_PARAMETERS[entry.parameter].unit
         assert entry.citation and entry.population and entry.mdc95 > 0
     assert ag.published_mdc95("Not A Parameter") == ()
+
+
+# --- paired tables and the command line ----------------------------------------------------------------
+
+
+def _paired_csv(path, n: int = 20) -> None:
+    rng = np.random.default_rng(9)
+    reference = rng.uniform(60, 140, n)
+    cadence_ref = rng.uniform(90, 120, n)
+    frame = pd.DataFrame(
+        {
+            "patient": [f"P{i:02d}" for i in range(n)],
+            "Velocity": reference * 1.03 + rng.normal(0, 3, n),
+            "Velocity_ref": reference,
+            "Cadence": cadence_ref + rng.normal(0, 2, n),
+            "Cadence_ref": cadence_ref,
+        }
+    )
+    frame.to_csv(path, index=False)
+
+
+def test_cli_writes_the_agreement_report(tmp_path) -> None:
+    csv_path, out = tmp_path / "paired.csv", tmp_path / "out" / "agreement.json"
+    _paired_csv(csv_path)
+    assert cli_main(["agreement", str(csv_path), "--json", str(out)]) == 0
+    document = json.loads(out.read_text())
+    assert set(document["parameters"]) == {"Velocity", "Cadence"}
+    velocity = document["parameters"]["Velocity"]
+    assert velocity["n"] == 20 and velocity["message"] is None
+    assert [f["form"] for f in velocity["icc"]["forms"]] == list(PINGOUIN_NAMES)
+    assert all(f["band"] in ("excellent", "good", "poor") for f in velocity["icc"]["forms"])
+    assert velocity["bland_altman"]["bias"] > 0  # MoveScope reads 3% high
+    for key in ("pearson_r", "mae", "rmse", "r_squared", "ccc"):
+        assert key in velocity["summary"]
+
+
+def test_cli_explicit_pairs_and_ratio_scale(tmp_path, capsys) -> None:
+    csv_path = tmp_path / "paired.csv"
+    frame = pd.DataFrame({"ours": np.linspace(60, 140, 12), "gaitrite velocity": np.linspace(58, 139, 12)})
+    frame.to_csv(csv_path, index=False)
+    pairs = "ours:gaitrite velocity"
+    assert cli_main(["agreement", str(csv_path), "--pairs", pairs, "--scale", "ratio", "--points"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    ba = document["parameters"]["ours"]["bland_altman"]
+    assert ba["scale"] == "ratio" and len(ba["differences"]) == 12
+
+
+@pytest.mark.parametrize(
+    ("content", "extra", "reason"),
+    [
+        (None, [], "no such file"),
+        ("", [], "empty"),
+        ("a,b\n1,2\n3,4\n", [], "no paired columns"),
+        ("Velocity,Velocity_ref\n" + "100,101\n" * 11 + "fast,99\n", [], "line 13: Velocity = 'fast'"),
+        ("Velocity,Velocity_ref\n100,101\n102,101\n", [], "no parameter could be analysed"),
+        ("Velocity,Velocity_ref\n100,101\n", ["--pairs", "Velocity"], "MEASURED:REFERENCE"),
+        ("Velocity,Velocity_ref\n100,101\n", ["--pairs", "Velocity:GR"], "'GR' not in the file"),
+    ],
+)
+def test_cli_bad_input_exits_2_with_one_line(tmp_path, capsys, content, extra, reason) -> None:
+    csv_path = tmp_path / "paired.csv"
+    if content is not None:
+        csv_path.write_text(content)
+    assert cli_main(["agreement", str(csv_path), *extra]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and reason in err
+    assert err.count("\n") == 1
+
+
+def test_python_dash_m_core_agreement(tmp_path) -> None:
+    """The real entry point: a bad file ends with exit status 2 and one line on stderr."""
+    bad = subprocess.run(
+        [sys.executable, "-m", "core", "agreement", str(tmp_path / "missing.csv")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert bad.returncode == 2
+    assert bad.stderr.startswith("error: no such file") and bad.stderr.count("\n") == 1
