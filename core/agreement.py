@@ -939,6 +939,8 @@ def flag_changes(
     value are skipped; each other visit is compared with the last earlier visit that has one
     (``against="previous"``) or with the first visit that has one (``"baseline"``).
     """
+    if against not in ("previous", "baseline"):
+        raise InputError(f"compare a visit with 'previous' or 'baseline', not {against!r}")
     measured = [
         (str(visit), float(value))
         for visit, value in history

@@ -367,6 +367,8 @@ def test_flag_changes_on_a_constructed_history() -> None:
     from_baseline = ag.flag_changes(history, mdc=8.0, against="baseline")
     assert [c.exceeds for c in from_baseline] == [False, True, True, False]
     assert ag.flag_changes([("2024-01-10", 100.0)], mdc=8.0) == []
+    with pytest.raises(InputError, match="baseline"):
+        ag.flag_changes(history, mdc=8.0, against="first")  # type: ignore[arg-type]
 
 
 def test_published_mdc_table_entries_are_cited_gaitrite_parameters() -> None:
