@@ -13,10 +13,16 @@ from core.tracking import TRACKERS, TrackingSettings
 
 
 def add_analysis_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--imgsz", type=int, default=PoseSettings.imgsz, choices=IMGSZ_CHOICES, help="pose image size")
+    parser.add_argument(
+        "--imgsz", type=int, default=PoseSettings.imgsz, choices=IMGSZ_CHOICES, help="pose image size"
+    )
     parser.add_argument("--stride", type=int, default=1, help="analyse every n-th frame (default 1)")
-    parser.add_argument("--tracker", default="iou", choices=TRACKERS, help="tracker (default: the seed's IoU)")
-    parser.add_argument("--patient", type=int, default=None, help="track id of the patient (overrides selection)")
+    parser.add_argument(
+        "--tracker", default="iou", choices=TRACKERS, help="tracker (default: the seed's IoU)"
+    )
+    parser.add_argument(
+        "--patient", type=int, default=None, help="track id of the patient (overrides selection)"
+    )
     parser.add_argument("--no-cache", action="store_true", help="do not read or write the stage cache")
 
 
@@ -40,7 +46,12 @@ def run_gait(args: argparse.Namespace) -> dict:
         from core.annotate import render_annotated_video
 
         path = render_annotated_video(
-            args.video, analysis.video.fps, analysis.video.width, analysis.tracks, analysis.selection.track_id, args.annotate
+            args.video,
+            analysis.video.fps,
+            analysis.video.width,
+            analysis.tracks,
+            analysis.selection.track_id,
+            args.annotate,
         )
         document["annotated_video"] = str(path)
     return document

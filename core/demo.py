@@ -2,7 +2,7 @@
 
 The people are photographs (the three pedestrians of Ultralytics' bundled ``bus.jpg``, AGPL-3.0, installed
 with the ``ultralytics`` package), pasted onto a plain hallway-like background and moved: one slides across
-the left half of the frame like a walker passing, one stands still, one bobs up and down in place like someone exercising.
+the left half of the frame like a walker passing, one stands still, one bobs up and down in place.
 The pose model detects them as it would real footage; their legs do not move, so these clips exercise
 detection, tracking and patient selection, not gait events (the synthetic motion lab does that).
 """
