@@ -132,6 +132,18 @@ def smtp_server():
     server.server_close()
 
 
+def email(port: int, **changes) -> AlarmConfig:
+    """Fast delivery to a local SMTP server on ``port`` (no TLS: the test server speaks plain SMTP)."""
+    values = {
+        "smtp_host": "127.0.0.1",
+        "smtp_port": port,
+        "smtp_starttls": False,
+        "smtp_from": "movescope@example.org",
+        "smtp_to": ("nurse@example.org",),
+    }
+    return fast(**{**values, **changes})
+
+
 def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -180,14 +192,7 @@ def test_webhook_client_error_is_not_retried(webhook):
 
 def test_unreachable_endpoints_fail_within_the_retry_budget():
     port = closed_port()
-    config = fast(
-        webhook_urls=(f"http://127.0.0.1:{port}/alarm",),
-        smtp_host="127.0.0.1",
-        smtp_port=port,
-        smtp_from="movescope@example.org",
-        smtp_to=("nurse@example.org",),
-        smtp_starttls=False,
-    )
+    config = email(port, webhook_urls=(f"http://127.0.0.1:{port}/alarm",))
     started = time.monotonic()
     report = deliver_alarm(make_alarm(), config)
     assert time.monotonic() - started < 2.0
@@ -216,13 +221,10 @@ def test_a_silent_server_times_out_instead_of_hanging():
 
 def test_email_reaches_the_smtp_server(smtp_server):
     alarm = make_alarm()
-    config = fast(
-        smtp_host="127.0.0.1",
-        smtp_port=smtp_server.port,
-        smtp_starttls=False,
+    config = email(
+        smtp_server.port,
         smtp_user="movescope",
         smtp_password="right",
-        smtp_from="movescope@example.org",
         smtp_to=("nurse@example.org", "doctor@example.org"),
     )
     report = deliver_alarm(alarm, config)
@@ -237,15 +239,7 @@ def test_email_reaches_the_smtp_server(smtp_server):
 
 
 def test_wrong_smtp_password_is_reported_once_not_retried(smtp_server):
-    config = fast(
-        smtp_host="127.0.0.1",
-        smtp_port=smtp_server.port,
-        smtp_starttls=False,
-        smtp_user="movescope",
-        smtp_password="wrong",
-        smtp_from="movescope@example.org",
-        smtp_to=("nurse@example.org",),
-    )
+    config = email(smtp_server.port, smtp_user="movescope", smtp_password="wrong")
     (channel,) = deliver_alarm(make_alarm(), config).channels
     assert not channel.delivered and channel.attempts == 1
     assert "SMTPAuthenticationError" in channel.last_error
@@ -254,14 +248,7 @@ def test_wrong_smtp_password_is_reported_once_not_retried(smtp_server):
 
 def test_one_failing_channel_does_not_stop_the_other(webhook, smtp_server):
     webhook.statuses = [503] * 10
-    config = fast(
-        webhook_urls=(webhook.url,),
-        smtp_host="127.0.0.1",
-        smtp_port=smtp_server.port,
-        smtp_starttls=False,
-        smtp_from="movescope@example.org",
-        smtp_to=("nurse@example.org",),
-    )
+    config = email(smtp_server.port, webhook_urls=(webhook.url,))
     report = deliver_alarm(make_alarm(), config)
     assert report.delivered and not report.all_delivered
     assert [c.channel for c in report.failures] == ["webhook"]
