@@ -482,10 +482,13 @@ _TIME_NAMES = {
     "milliseconds",
     "sec",
     "seconds",
+    "timems",
+    "timesec",
     "elapsed",
     "elapsedtime",
     "timeelapsed",
 }
+_MS_TIME_NAMES = ("ms", "millis", "milliseconds", "timems", "timestampms")
 _ACC_PREFIXES = ("a", "acc", "accel", "accelerometer", "acceleration", "accelerometers")
 _GYRO_PREFIXES = (
     "g",
@@ -526,7 +529,7 @@ def _role_candidates(columns: Sequence[str]) -> dict[str, list[str]]:
     bare: dict[str, list[str]] = {axis: [] for axis in AXES}
     for column in columns:
         key, _unit = _split_name(column)
-        if key in _TIME_NAMES or key.startswith("timestamp") or key in ("times", "timems", "times"):
+        if key in _TIME_NAMES or key.startswith("timestamp"):
             found["time"].append(column)
             continue
         for axis in AXES:
@@ -630,7 +633,7 @@ def _read_generic(
     name_unit = _split_name(roles["time"])[1]
     if time_unit is None and name_unit in TIME_UNITS:
         time_unit, meta["time_unit_source"] = name_unit, "column name"
-    elif time_unit is None and _split_name(roles["time"])[0] in ("ms", "millis", "milliseconds"):
+    elif time_unit is None and _split_name(roles["time"])[0] in _MS_TIME_NAMES:
         time_unit, meta["time_unit_source"] = "ms", "column name"
     elif time_unit is None:
         time_unit, meta["time_unit_source"] = _guess_time_unit(time_raw, source), "sample step"

@@ -163,6 +163,28 @@ def test_generic_units_in_column_names_and_semicolons(tmp_path):
     np.testing.assert_allclose(recording.gyro_rad_s[:, 0], np.deg2rad(gyro_deg), rtol=1e-5, atol=1e-7)
 
 
+@pytest.mark.parametrize(
+    ("header", "time_unit"),
+    [
+        (["time_ms", "acc_x", "acc_y", "acc_z"], "ms"),
+        (["timeMs", "accelerometerX", "accelerometerY", "accelerometerZ"], "ms"),
+        (["Timestamp (ms)", "Ax", "Ay", "Az"], "ms"),
+        (["t", "x", "y", "z"], "ms"),
+        (["elapsed", "AccelX", "AccelY", "AccelZ", "temperature"], "ms"),
+    ],
+)
+def test_generic_column_names_are_recognised(tmp_path, header, time_unit):
+    n = 500
+    acc = standing_g(n)
+    path = tmp_path / "named.csv"
+    extra = [np.full(n, 21.0)] * (len(header) - 4)
+    write_generic(path, header, np.arange(n) * 10.0, [*acc.T, *extra])
+    recording = read_sensor_file(path)
+    assert recording.meta["time_unit"] == time_unit
+    assert recording.sample_rate_hz == pytest.approx(100.0)
+    np.testing.assert_allclose(recording.acc_ms2[:, 0, 1], acc[:, 1] * GRAVITY_MS2, rtol=1e-5)
+
+
 def test_generic_column_map_and_explicit_units(tmp_path):
     n = 800
     acc = standing_g(n) * 3.0  # magnitude 3: neither g nor m/s^2 at rest, so the unit must be given
