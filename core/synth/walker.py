@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 from scipy.interpolate import CubicSpline
-from scipy.ndimage import gaussian_filter1d
+from scipy.ndimage import gaussian_filter1d, maximum_filter1d
 
 from core.errors import InputError
 from core.synth.body import (
@@ -474,7 +474,12 @@ def _pelvis_height(params, body, pelvis, hips, feet, fps) -> np.ndarray:
     height = np.minimum(limit, crouch)
     for _ in range(4):
         height = np.minimum(gaussian_filter1d(height, 0.04 * fps, mode="nearest"), limit)
-    return height
+    # The legs' reach has a sharp low at double support; round it off below the reach (the knees give a
+    # little as the leading foot takes the weight) instead of letting the pelvis bounce off it.
+    height = gaussian_filter1d(height, 0.03 * fps, mode="nearest")
+    overshoot = maximum_filter1d(np.maximum(height - limit, 0.0), round(0.2 * fps) | 1)
+    height -= gaussian_filter1d(overshoot, 0.04 * fps, mode="nearest")
+    return np.minimum(height, limit)
 
 
 def _upper_body(params: GaitParameters, body: Body, pelvis: np.ndarray, phase: np.ndarray) -> dict:
