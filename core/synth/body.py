@@ -215,6 +215,12 @@ class Motion:
         """(T, 3) one joint's path."""
         return self.joints_m[:, J[name]]
 
+    def every(self, step: int) -> Motion:
+        """Every ``step``-th frame: the same motion at ``fps / step`` (e.g. 60 Hz sensors -> 30 fps video)."""
+        if step < 1:
+            raise ValueError("step must be a positive whole number")
+        return replace(self, joints_m=self.joints_m[::step], fps=self.fps / step)
+
     def placed(self, origin_m: tuple[float, float] = (0.0, 0.0), heading_deg: float = 0.0) -> Motion:
         """This motion turned to face ``heading_deg`` (0 = world +x, 90 = +y) and moved to ``origin_m``."""
         rotation = rot_z(np.array([heading_deg]))[0]

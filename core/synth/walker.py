@@ -77,6 +77,7 @@ PELVIS_SWAY_SHARE = 0.45
 # Standard deviation of where a heel lands sideways and how the foot is turned, step to step.
 LATERAL_SCATTER_CM = 0.8
 TOE_OUT_SCATTER_DEG = 1.5
+STANCE_SCATTER_PCT = 0.6  # cycle-to-cycle scatter of the stance share
 # Bump shape u^2 (1-u)^3 normalised to peak 1 (at u = 0.4): the foot rises early in swing, then glides in.
 _LIFT_PEAK = 0.4**2 * 0.6**3
 
@@ -240,8 +241,9 @@ def plan_footfalls(
     start = -margin - rng.uniform(0.0, cycle / 2)
     nominal_times = start + np.cumsum(side_share * cycle / 2)
     inside = (nominal_times >= 0) & (nominal_times <= duration_s)
-    time_noise -= time_noise[inside].mean()
-    length_noise -= length_noise[inside].mean()
+    stance_noise = rng.normal(0.0, STANCE_SCATTER_PCT / 100, n)
+    for noise in (time_noise, length_noise, stance_noise):
+        noise -= noise[inside].mean()
 
     step_time = side_share * cycle / 2 * (1 + time_noise)
     heel_strike = start + np.cumsum(step_time)
@@ -255,7 +257,7 @@ def plan_footfalls(
     # The cycle of footfall i lasts until the same foot's next heel strike.
     next_same = np.append(heel_strike[2:], heel_strike[-2:] + 2 * (heel_strike[-1] - heel_strike[-2]))
     cycle_i = next_same - heel_strike
-    stance_share = np.where(is_left, params.stance_left_pct, params.stance_right_pct) / 100
+    stance_share = np.where(is_left, params.stance_left_pct, params.stance_right_pct) / 100 + stance_noise
     toe_off = heel_strike + stance_share * cycle_i
     heel_off = toe_off - FOREFOOT_ROCKER_SHARE * cycle_i
     foot_flat = heel_strike + np.minimum(FOOT_FLAT_SHARE * cycle_i, 0.5 * (heel_off - heel_strike))
