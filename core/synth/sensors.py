@@ -3,8 +3,9 @@
 One sensor per AIHub segment (:data:`~core.synth.skeleton.SENSOR_SEGMENTS`) sits at the segment's
 midpoint with its frame fixed to the segment: x along the segment (proximal to distal joint), y towards
 the front of the body, z completing a right-handed frame. Trunk segments (head, pelvis, shoulders) take
-"front" from the trunk at every frame; limb sensors carry their frame along without twisting about the
-limb (the skeleton has no axial limb rotation to twist them with).
+"front" from the trunk (the head from the face) at every frame; limb sensors turn with their parent
+segment (pelvis, trunk, thigh, upper arm) but never about their own axis - the skeleton has no axial limb
+rotation to turn them with.
 
 Readings, as a real inertial sensor makes them:
 
@@ -72,49 +73,48 @@ def _frame_from(x_axis: np.ndarray, forward: np.ndarray) -> np.ndarray:
     return np.stack([x, y, np.cross(x, y)], axis=-1)
 
 
-def _trunk_forward(motion: Motion) -> np.ndarray:
-    """(T, 3) the direction the chest faces."""
-    left = motion.joint("left_shoulder") - motion.joint("right_shoulder")
-    up = motion.joint("neck") - motion.joint("pelvis")
-    return _unit(np.cross(left, up))
+def _swung(neutral: np.ndarray, axis: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """(T, 3, 3) frame of a limb whose axis swung from ``neutral`` to ``axis`` without twisting.
+
+    ``reference`` (perpendicular to ``neutral``) is carried by the smallest rotation that takes ``neutral``
+    onto ``axis`` (Rodrigues), so the limb turns with its parent segment but never about itself.
+    """
+    n, a = _unit(neutral), _unit(axis)
+    v = np.cross(n, a)
+    c = np.clip(np.sum(n * a, axis=-1, keepdims=True), -1 + 1e-6, None)
+    y = reference + np.cross(v, reference) + np.cross(v, np.cross(v, reference)) / (1 + c)
+    return _frame_from(a, y)
 
 
 def segment_frames(motion: Motion, segments: dict[str, tuple[str, str]] = SENSOR_SEGMENTS) -> np.ndarray:
-    """(T, S, 3, 3) orientation of each sensor: columns are its x, y, z axes in world coordinates."""
-    j = motion.joints_m
-    forward = _trunk_forward(motion)
-    pelvis_left = j[:, J["left_hip"]] - j[:, J["right_hip"]]
-    pelvis_forward = _unit(np.cross(pelvis_left, j[:, J["neck"]] - j[:, J["pelvis"]]))
-    ears = (j[:, J["left_ear"]] + j[:, J["right_ear"]]) / 2
-    face_forward = j[:, J["nose"]] - ears
-    frames = np.zeros((motion.frames, len(segments), 3, 3))
-    limbs = []
-    for s, (name, (proximal, distal)) in enumerate(segments.items()):
-        along = j[:, J[distal]] - j[:, J[proximal]]
-        if name == "Head":
-            frames[:, s] = _frame_from(along, face_forward)
-        elif name == "Pelvis":
-            frames[:, s] = _frame_from(along, pelvis_forward)
-        elif "Shoulder" in name:
-            frames[:, s] = _frame_from(along, forward)
-        else:
-            limbs.append((s, _unit(along)))
-    if limbs:
-        index = [s for s, _ in limbs]
-        axes = np.stack([a for _, a in limbs], axis=1)  # (T, L, 3)
-        frames[:, index] = _transported_frames(axes, forward[0])
-    return frames
+    """(T, S, 3, 3) orientation of each sensor: columns are its x, y, z axes in world coordinates.
 
-
-def _transported_frames(axes: np.ndarray, forward0: np.ndarray) -> np.ndarray:
-    """Frames that follow each limb axis (T, L, 3) with no twist about it, starting with y forward."""
-    y = np.empty_like(axes)
-    current = np.broadcast_to(forward0, axes[0].shape)
-    for t in range(len(axes)):
-        x = axes[t]
-        current = _unit(current - np.sum(current * x, axis=-1, keepdims=True) * x)
-        y[t] = current
-    return np.stack([axes, y, np.cross(axes, y)], axis=-1)
+    Trunk segments take "front" from the trunk, the head from the face; a thigh or upper arm swings from
+    hanging straight down in the pelvis or trunk frame, a shank or forearm from the line of its parent.
+    """
+    j = motion.joint
+    trunk_up = _unit(j("neck") - j("pelvis"))
+    chest = _unit(np.cross(j("left_shoulder") - j("right_shoulder"), trunk_up))
+    belly = _unit(np.cross(j("left_hip") - j("right_hip"), trunk_up))
+    face = j("nose") - (j("left_ear") + j("right_ear")) / 2
+    frames: dict[str, np.ndarray] = {}
+    for side in ("Left", "Right"):
+        s = side.lower()
+        upper_arm = _swung(-trunk_up, j(f"{s}_elbow") - j(f"{s}_shoulder"), chest)
+        thigh = _swung(-trunk_up, j(f"{s}_knee") - j(f"{s}_hip"), belly)
+        frames[f"{side} Upper Arm"], frames[f"{side} Upper Leg"] = upper_arm, thigh
+        frames[f"{side} Forearm"] = _swung(
+            upper_arm[..., 0], j(f"{s}_wrist") - j(f"{s}_elbow"), upper_arm[..., 1]
+        )
+        frames[f"{side} Lower Leg"] = _swung(thigh[..., 0], j(f"{s}_ankle") - j(f"{s}_knee"), thigh[..., 1])
+    out = np.zeros((motion.frames, len(segments), 3, 3))
+    for i, (name, (proximal, distal)) in enumerate(segments.items()):
+        if name in frames:
+            out[:, i] = frames[name]
+            continue
+        along = j(distal) - j(proximal)
+        out[:, i] = _frame_from(along, face if name == "Head" else belly if name == "Pelvis" else chest)
+    return out
 
 
 def _angular_velocity(frames: np.ndarray, fps: float) -> np.ndarray:

@@ -472,7 +472,9 @@ def _pelvis_height(params, body, pelvis, hips, feet, fps) -> np.ndarray:
         limits.append(ankle[:, 2] + np.sqrt(np.maximum(reach**2 - horizontal**2, 0.0)) - hips[side][:, 2])
     limit = np.minimum(*limits)
     knee = np.radians(params.stance_knee_flexion_deg)
-    crouch = body.ankle_height_m + np.sqrt(thigh**2 + shank**2 + 2 * thigh * shank * np.cos(knee))
+    # Hip over ankle with the knee bent as asked; the standing side's hip rides higher by the obliquity.
+    raised = body.hip_half_width_m * np.sin(np.radians(params.pelvis_obliquity_deg))
+    crouch = body.ankle_height_m + np.sqrt(thigh**2 + shank**2 + 2 * thigh * shank * np.cos(knee)) - raised
     height = np.minimum(limit, crouch)
     for _ in range(4):
         height = np.minimum(gaussian_filter1d(height, 0.04 * fps, mode="nearest"), limit)
@@ -623,7 +625,9 @@ def posture_measures(motion: Motion, falls: Footfalls | None = None) -> dict[str
         clearance = []
         lowest = np.minimum(j(f"{side}_heel")[:, 2], j(f"{side}_toe")[:, 2])
         for i in falls.side(side == "left"):
-            flat |= (t >= falls.foot_flat_s[i]) & (t < falls.heel_off_s[i])
+            # Mid-stance: the middle fifth of the foot-flat phase, when the body passes over the foot.
+            middle = (falls.foot_flat_s[i] + falls.heel_off_s[i]) / 2
+            flat |= np.abs(t - middle) <= (falls.heel_off_s[i] - falls.foot_flat_s[i]) / 10
             if i + 2 < len(falls.is_left) and falls.toe_off_s[i] >= 0 and falls.heel_strike_s[i + 2] <= t[-1]:
                 in_swing = (t >= falls.toe_off_s[i]) & (t < falls.heel_strike_s[i + 2])
                 clearance.append(lowest[in_swing].max())
