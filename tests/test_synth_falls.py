@@ -106,3 +106,10 @@ def test_unknown_activity_or_short_clip_is_refused():
         simulate_activity("cartwheel", Body(170.0), rng)
     with pytest.raises(InputError, match="at least 6 s"):
         simulate_activity("sit_down", Body(170.0), rng, duration_s=3.0)
+
+
+def test_every_activity_plan_fits_a_10_s_clip_for_any_subject():
+    for activity in ACTIVITIES:
+        for seed in range(40):
+            motion, _ = _run(activity, 1000 + seed)
+            assert motion.frames == 600

@@ -203,3 +203,13 @@ def test_standing_body_is_as_tall_as_asked(height_cm):
     assert posed_joints(sway, {}, 1)[0, J["head_top"], 2] - posed_joints(sway, {}, 1)[
         0, J["left_heel"], 2
     ] == (pytest.approx(body.height_m))
+
+
+@pytest.mark.parametrize("condition", ["normal", "elderly", "inph", "hemiparetic", "asd", "lumbar_stenosis"])
+def test_every_sampled_subject_can_walk(condition):
+    for seed in range(25):
+        rng = np.random.default_rng(500 + seed)
+        body = Body.sample(rng)
+        params = sample_gait(condition, body, rng)
+        _motion, truth = walk(params, body, 8.0, 30.0, rng)
+        assert truth.parameters["Velocity"] == pytest.approx(params.velocity_cm_s, rel=0.03)

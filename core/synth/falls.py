@@ -211,13 +211,13 @@ def _down_and_up(pose_name: str, hold: tuple[float, float], down: tuple[float, f
     def plan(body, rng, duration_s):
         keys = _standing_start(rng)
         for repeat in range(2 if rng.random() < 0.3 else 1):
-            going, staying, coming = rng.uniform(*down), rng.uniform(*hold), rng.uniform(*down)
-            room = duration_s - keys[-1].time_s - 0.5
-            needed = going + staying + coming
-            if needed > room:
+            phases = [rng.uniform(*down), rng.uniform(*hold), rng.uniform(*down), rng.uniform(0.3, 1.0)]
+            room = duration_s - keys[-1].time_s - 0.1
+            if sum(phases) > room:
                 if repeat:
                     break
-                going, staying, coming = (x * room / needed for x in (going, staying, coming))
+                phases = [x * room / sum(phases) for x in phases]  # the first one always fits: faster
+            going, staying, coming, rest = phases
             pose = POSES[pose_name] if rng.random() < 0.5 else mirrored(POSES[pose_name])
             if via is not None:
                 _then(keys, going / 2, via)
@@ -228,7 +228,7 @@ def _down_and_up(pose_name: str, hold: tuple[float, float], down: tuple[float, f
                 _then(keys, coming / 2, via)
                 coming /= 2
             _then(keys, coming, POSES["stand"])
-            _then(keys, rng.uniform(0.3, 1.0), POSES["stand"])
+            _then(keys, rest, POSES["stand"])
         return _finish(keys, duration_s), 0.0
 
     return plan
