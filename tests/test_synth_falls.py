@@ -111,5 +111,5 @@ def test_unknown_activity_or_short_clip_is_refused():
 def test_every_activity_plan_fits_a_10_s_clip_for_any_subject():
     for activity in ACTIVITIES:
         for seed in range(40):
-            motion, _ = _run(activity, 1000 + seed)
+            _body, motion, _label = _run(activity, 1000 + seed)
             assert motion.frames == 600
