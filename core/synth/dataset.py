@@ -34,16 +34,17 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import json
 import math
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, replace
+from functools import cache
 from pathlib import Path
 
 import numpy as np
 
+from core.cli import write_json
 from core.errors import InputError
 from core.synth.body import Body, Motion
 from core.synth.camera import VIEWS, camera_for_view
@@ -121,6 +122,7 @@ class ClipSpec:
         return f"s{self.subject:04d}_c{self.clip:02d}"
 
 
+@cache
 def _hook(name: str):
     module, function = HOOKS[name]
     if importlib.util.find_spec(module) is None:
@@ -237,7 +239,7 @@ def make_clip(spec: ClipSpec) -> dict:
         }
     )
     folder = Path(opts.out_dir) / spec.split
-    (folder / f"{spec.name}.json").write_text(json.dumps(labels, indent=1, default=_plain) + "\n")
+    write_json(labels, folder / f"{spec.name}.json")
     return {
         "clip": spec.name,
         "subject": spec.subject,
@@ -279,14 +281,6 @@ def _write_clip(spec: ClipSpec, clip: SceneClip, motion: Motion, rng, labels: di
             render(clip, folder / f"{spec.name}.mp4")
             files["video"] = f"{spec.split}/{spec.name}.mp4"
     return files
-
-
-def _plain(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
 def build_dataset(options: BuildOptions, progress=None) -> dict:
@@ -344,5 +338,5 @@ def build_dataset(options: BuildOptions, progress=None) -> dict:
             "cpu_count": os.cpu_count(),
         },
     }
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=1, default=_plain) + "\n")
+    write_json(manifest, out / "manifest.json")
     return manifest

@@ -286,6 +286,12 @@ def _foot_direction(yaw_deg: np.ndarray, pitch_deg: np.ndarray) -> np.ndarray:
     return np.column_stack([np.cos(pitch) * np.cos(yaw), np.cos(pitch) * np.sin(yaw), np.sin(pitch)])
 
 
+def _planted_toe(heel_xy: np.ndarray, yaw_deg: np.ndarray, length_m: float) -> np.ndarray:
+    """(n, 3) tip of the toes of a foot lying flat with its heel at ``heel_xy``."""
+    flat = _foot_direction(yaw_deg, np.zeros(len(yaw_deg)))
+    return np.column_stack([heel_xy, np.zeros(len(heel_xy))]) + length_m * flat
+
+
 def _hermite(p0, v0, p1, v1, u, duration):
     """Cubic Hermite from p0 (velocity v0) to p1 (velocity v1); u in [0, 1], velocities per second."""
     u = u[:, None]
@@ -298,7 +304,7 @@ def _hermite(p0, v0, p1, v1, u, duration):
 def foot_path(
     params: GaitParameters, body: Body, falls: Footfalls, left: bool, t: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Heel position (T, 3), pitch (T,, toes up > 0) and yaw (T,) of one foot, degrees.
+    """Heel position (T, 3), pitch (T,) and yaw (T,) of one foot; angles in degrees, toes up > 0.
 
     Stance: heel rocker (heel still, foot lowers), foot flat, forefoot rocker (toes still, heel rises).
     Swing: heel on a Hermite path from toe off to the next heel strike plus an early lift.
@@ -324,10 +330,9 @@ def foot_path(
     kp = k[push]
     u = (t[push] - ho[kp]) / (to[kp] - ho[kp])
     pitch[push] = -params.toe_off_angle_deg * u**2
-    toe_fixed = np.column_stack([heel_xy[kp], np.zeros(len(kp))]) + length * _foot_direction(
-        yaw_k[kp], 0 * kp
+    heel[push] = _planted_toe(heel_xy[kp], yaw_k[kp], length) - length * _foot_direction(
+        yaw[push], pitch[push]
     )
-    heel[push] = toe_fixed - length * _foot_direction(yaw[push], pitch[push])
 
     swing = t >= to[k]
     ks = k[swing]
@@ -335,10 +340,7 @@ def foot_path(
     u = (t[swing] - to[ks]) / duration
     # State at toe off: heel up behind the planted toes, rising at the forefoot rocker's final rate.
     p_off = np.full(len(ks), -params.toe_off_angle_deg)
-    toe_at_off = np.column_stack([heel_xy[ks], np.zeros(len(ks))]) + length * _foot_direction(
-        yaw_k[ks], 0 * ks
-    )
-    heel_off_pos = toe_at_off - length * _foot_direction(yaw_k[ks], p_off)
+    heel_off_pos = _planted_toe(heel_xy[ks], yaw_k[ks], length) - length * _foot_direction(yaw_k[ks], p_off)
     rate = -2 * np.radians(params.toe_off_angle_deg) / (to[ks] - ho[ks])  # d pitch / dt at toe off
     p = np.radians(p_off)
     yaw_r = np.radians(yaw_k[ks])
