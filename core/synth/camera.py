@@ -144,7 +144,8 @@ def camera_for_view(view: str, motion: Motion, rng: np.random.Generator) -> Came
         face = motion.joint("left_hip")[0, :2] - motion.joint("right_hip")[0, :2]
         direction = np.array([face[1], -face[0]]) / np.linalg.norm(face)
     side = np.array([-direction[1], direction[0]])
-    centre = (pelvis.min(axis=0) + pelvis.max(axis=0)) / 2
+    # Aim where the person spends the clip: the middle of a walk, the place of a fall.
+    centre = np.median(pelvis, axis=0)
     u = rng.uniform
     if view in ("toward", "away"):
         hfov = u(55, 70)
