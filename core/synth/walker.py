@@ -195,7 +195,7 @@ class GaitTruth:
 
     parameters: dict[str, float]  # GAITRite name -> value in GAITRITE_UNITS
     events: GaitEvents
-    footfalls: Footfalls
+    footfalls: Footfalls  # in the walk's path frame, whatever Motion.placed did to the body
     height_cm: float
     posture: dict[str, float] = field(default_factory=dict)  # trunk and limb angles, degrees / cm
     condition: str = "custom"
