@@ -288,6 +288,14 @@ def head_joints(body: Body, neck: np.ndarray, head_frame: np.ndarray) -> dict[st
     return {name: neck + apply(head_frame, offset) for name, offset in body.face_offsets_m().items()}
 
 
+def shoulder_joints(body: Body, neck: np.ndarray, trunk_frame: np.ndarray) -> dict[str, np.ndarray]:
+    """Left and right shoulder joints either side of the neck, across the trunk."""
+    return {
+        side: neck + apply(trunk_frame, [0.0, sign * body.shoulder_half_width_m, 0.0])
+        for side, sign in (("left", 1.0), ("right", -1.0))
+    }
+
+
 def arm_joints(
     body: Body,
     shoulder: np.ndarray,
@@ -341,12 +349,12 @@ def posed_joints(body: Body, angles: Mapping[str, np.ndarray], frames: int) -> n
     neck = apply(trunk, [0.0, 0.0, body.trunk_m])
     parts: dict[str, np.ndarray] = {"pelvis": zero, "neck": neck}
     parts.update(head_joints(body, neck, trunk @ rot_y(a("head_flexion"))))
+    shoulders = shoulder_joints(body, neck, trunk)
     for side, sign in (("left", 1.0), ("right", -1.0)):
-        shoulder = neck + apply(trunk, [0.0, sign * body.shoulder_half_width_m, 0.0])
-        parts[f"{side}_shoulder"] = shoulder
+        parts[f"{side}_shoulder"] = shoulders[side]
         parts[f"{side}_elbow"], parts[f"{side}_wrist"] = arm_joints(
             body,
-            shoulder,
+            shoulders[side],
             trunk,
             side,
             a(f"{side}_shoulder_flexion"),

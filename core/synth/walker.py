@@ -41,6 +41,7 @@ from core.synth.body import (
     rot_x,
     rot_y,
     rot_z,
+    shoulder_joints,
 )
 
 SIDES = ("L", "R")
@@ -499,17 +500,17 @@ def _upper_body(params: GaitParameters, body: Body, pelvis: np.ndarray, phase: n
     head = trunk @ rot_y(-0.8 * flexion + 2.0 * np.sin(2 * phase))
     parts = {"neck": neck, **head_joints(body, neck, head)}
     hanging = rot_z(0.5 * twist)  # arms hang with gravity, turned a little with the thorax
+    shoulders = shoulder_joints(body, neck, trunk)
     for side, sign, swing, elbow in (
         ("left", 1.0, params.arm_swing_left_deg, params.elbow_flexion_left_deg),
         ("right", -1.0, params.arm_swing_right_deg, params.elbow_flexion_right_deg),
     ):
         # The left arm is forward when the right leg is: at the right heel strike (phase pi).
         forward = -sign * np.cos(phase)
-        shoulder = neck + apply(trunk, [0.0, sign * body.shoulder_half_width_m, 0.0])
-        parts[f"{side}_shoulder"] = shoulder
+        parts[f"{side}_shoulder"] = shoulders[side]
         parts[f"{side}_elbow"], parts[f"{side}_wrist"] = arm_joints(
             body,
-            shoulder,
+            shoulders[side],
             hanging,
             side,
             swing / 2 * forward,
