@@ -9,8 +9,8 @@ For each track, in units of the person's own median box height ("body heights", 
 compare fairly):
 
 - the trajectory (box centre across the image, and log box height for depth: a person walking toward the
-  camera grows) is smoothed twice over ``SMOOTHING_S`` (a slow walker's gait cycle), which cancels the bounce of steps
-  and the flailing of someone jumping in place;
+  camera grows) is smoothed twice over ``SMOOTHING_S`` (a slow walker's gait cycle), which cancels the
+  bounce of steps and the flailing of someone jumping in place;
 - ``progression`` is the path length of that smoothed trajectory sampled every ``PATH_SAMPLE_S``: sustained
   travel, which also counts a patient who walks, turns and walks back;
 - ``oscillation`` is the RMS of what smoothing removed, per axis: small for walking (the body bounces a few

@@ -44,7 +44,9 @@ def test_reselecting_or_retracking_never_reruns_pose(demo_clip, demo_analysis, m
     cache = StageCache(settings().cache_dir)
     again = analyse_video(demo_clip, AnalysisSettings(patient_override=demo_analysis.tracks[-1].id), cache)
     assert "pose" in again.cached_stages and again.selection.manual
-    bytetrack = analyse_video(demo_clip, AnalysisSettings(tracking=again.settings.tracking.__class__("bytetrack")), cache)
+    bytetrack = analyse_video(
+        demo_clip, AnalysisSettings(tracking=again.settings.tracking.__class__("bytetrack")), cache
+    )
     assert "pose" in bytetrack.cached_stages and "tracking" not in bytetrack.cached_stages
     chosen = demo_analysis.reselect(demo_analysis.tracks[0].id)
     assert chosen.selection.track_id == demo_analysis.tracks[0].id

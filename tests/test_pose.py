@@ -23,7 +23,8 @@ def test_pose_finds_the_people_standing_at_the_bus():
     upright = [
         i
         for i in range(len(poses))
-        if poses.scores[i] > 0.5 and (poses.boxes[i, 3] - poses.boxes[i, 1]) > 2 * (poses.boxes[i, 2] - poses.boxes[i, 0])
+        if poses.scores[i] > 0.5
+        and (poses.boxes[i, 3] - poses.boxes[i, 1]) > 2 * (poses.boxes[i, 2] - poses.boxes[i, 0])
     ]
     assert len(upright) >= 3, "three pedestrians stand in front of the bus"
     for i in upright:

@@ -14,7 +14,9 @@ pytestmark = pytest.mark.shared
 
 
 def analyse(path, imgsz: int):
-    return analyse_video(path, AnalysisSettings(pose=PoseSettings(imgsz=imgsz)), StageCache(settings().cache_dir))
+    return analyse_video(
+        path, AnalysisSettings(pose=PoseSettings(imgsz=imgsz)), StageCache(settings().cache_dir)
+    )
 
 
 def test_sports2d_patient_is_the_woman_walking_across(shared_data):

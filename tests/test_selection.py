@@ -24,7 +24,9 @@ def make_track(track_id: int, cx, bottom, height, start: int = 0) -> Track:
     return Track(track_id, np.arange(start, start + n), boxes, np.full(n, 0.9), np.zeros((n, 17, 3)))
 
 
-def walker_toward_camera(track_id: int, seconds: float = 8.0, from_m: float = 9.0, to_m: float = 3.0) -> Track:
+def walker_toward_camera(
+    track_id: int, seconds: float = 8.0, from_m: float = 9.0, to_m: float = 3.0
+) -> Track:
     t = np.arange(0, seconds, 1 / FPS)
     depth = from_m + (to_m - from_m) * t / seconds
     sway = 6 * np.sin(2 * np.pi * 0.9 * t)  # lateral sway of the pelvis at stride frequency
@@ -33,7 +35,9 @@ def walker_toward_camera(track_id: int, seconds: float = 8.0, from_m: float = 9.
     return make_track(track_id, 960 + sway, bottom, height)
 
 
-def walker_across(track_id: int, seconds: float = 7.0, x0: float = 150, x1: float = 1750, start: int = 0) -> Track:
+def walker_across(
+    track_id: int, seconds: float = 7.0, x0: float = 150, x1: float = 1750, start: int = 0
+) -> Track:
     t = np.arange(0, seconds, 1 / FPS)
     cx = x0 + (x1 - x0) * t / seconds
     bottom = 900 + 5 * np.sin(2 * np.pi * 1.8 * t)

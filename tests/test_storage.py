@@ -77,7 +77,9 @@ def test_duplicate_patient_codes_are_refused(db):
 
 def test_saving_an_analysis_with_a_new_visit(db):
     patient = create_patient(db, "GAIT-002", 1948, "female", 158.0)
-    first = save_analysis(db, record(), new_visit_of=patient.id, visit_date=date(2026, 3, 1), visit_label="baseline")
+    first = save_analysis(
+        db, record(), new_visit_of=patient.id, visit_date=date(2026, 3, 1), visit_label="baseline"
+    )
     visit_id = analyses_of_patient(db, patient.id)[0].visit_id
     second = save_analysis(db, record(), visit_id=visit_id)
     stored = analyses_of_patient(db, patient.id)

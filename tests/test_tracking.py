@@ -73,7 +73,9 @@ def test_missed_detections_do_not_break_a_track():
 
 
 def test_a_track_ends_after_max_missed_frames():
-    people = [[person_box(300, 400)] for _ in range(10)] + [[] for _ in range(6)] + [[person_box(300, 400)]] * 10
+    people = (
+        [[person_box(300, 400)] for _ in range(10)] + [[] for _ in range(6)] + [[person_box(300, 400)]] * 10
+    )
     tracker = IouTracker(TrackingSettings(max_missed=5, min_frames=1))
     for poses in frames_of(people):
         tracker.update(poses)

@@ -13,7 +13,9 @@ from core.errors import InputError
 from core.video import AnnotatedVideoWriter, OutputSize, iter_frames, probe_video
 
 
-def write_clip(path: Path, fourcc: str = "MJPG", fps: float = 25.0, frames: int = 40, size=(160, 120)) -> Path:
+def write_clip(
+    path: Path, fourcc: str = "MJPG", fps: float = 25.0, frames: int = 40, size=(160, 120)
+) -> Path:
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, size)
     for i in range(frames):
         image = np.full((size[1], size[0], 3), 40, np.uint8)
@@ -29,7 +31,8 @@ def patch_avi_rate(path: Path, rate: int, scale: int = 1) -> None:
     data = bytearray(path.read_bytes())
     i = data.find(b"strh")
     assert data[i + 8 : i + 12] == b"vids"
-    # strh: id(4) size(4) fccType(4) fccHandler(4) flags(4) priority(2) language(2) initialFrames(4) scale rate
+    # strh: id, size, fccType, fccHandler, flags (4 bytes each), priority, language (2 each), initialFrames
+    # (4), then scale and rate
     offset = i + 4 + 4 + 4 + 4 + 4 + 2 + 2 + 4
     data[offset : offset + 8] = struct.pack("<II", scale, rate)
     i = data.find(b"avih")  # main header: microseconds per frame
@@ -51,14 +54,14 @@ def test_zero_byte_file(tmp_path):
 
 def test_text_renamed_as_video(tmp_path):
     (tmp_path / "notes.mp4").write_text("Patient walked well today.\n" * 20)
-    with pytest.raises(InputError, match="not a video.*renamed"):
+    with pytest.raises(InputError, match=r"not a video.*renamed"):
         probe_video(tmp_path / "notes.mp4")
 
 
 def test_truncated_mp4_without_index(tmp_path):
     full = write_clip(tmp_path / "full.mp4", "mp4v").read_bytes()
     (tmp_path / "cut.mp4").write_bytes(full[: len(full) // 2])
-    with pytest.raises(InputError, match="truncated|incomplete"):
+    with pytest.raises(InputError, match=r"truncated|incomplete"):
         probe_video(tmp_path / "cut.mp4")
 
 
