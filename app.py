@@ -1,11 +1,11 @@
 """MoveScope: clinical movement analysis in the browser. Start with ``make run``.
 
-The entry point only sets up the page frame: navigation, the shared patient sidebar, nothing heavy.
+The entry point only sets up the frame: page configuration and navigation. Each page draws the shared
+patient sidebar itself (``pages.common.page_header``): Streamlit's AppTest re-executes widgets that the
+entry point draws around ``st.navigation`` only on a session's first run, and every flow must be testable.
 """
 
 import streamlit as st
-
-from pages.common import sidebar_patient
 
 st.set_page_config(page_title="MoveScope", page_icon="assets/logo.svg", layout="wide")
 
@@ -17,5 +17,4 @@ navigation = st.navigation(
     ]
 )
 st.logo("assets/logo.svg")
-sidebar_patient()
 navigation.run()

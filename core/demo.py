@@ -40,7 +40,7 @@ def demo_frames(seconds: float = 4.0, fps: float = 15.0, size: tuple[int, int] =
     """Yield BGR frames: a walker crossing left to right, a bystander standing, a person bobbing in place."""
     width, height = size
     bus = bus_image()
-    person_h = int(height * 0.55)
+    person_h = int(height * 0.42)
     crops = []
     for x1, y1, x2, y2 in _BUS_PEOPLE:
         crop = bus[y1:y2, x1:x2]
@@ -54,9 +54,9 @@ def demo_frames(seconds: float = 4.0, fps: float = 15.0, size: tuple[int, int] =
         frame = background.copy()
         walker, bystander, bobber = crops
         places = [
-            (int(0.02 * width + (0.42 * width) * i / max(1, n - 1)), floor_y, walker),
-            (int(0.82 * width), floor_y - 10, bystander),
-            (int(0.62 * width), floor_y - int(0.06 * height * abs(np.sin(2 * np.pi * 1.2 * t))), bobber),
+            (int(0.02 * width + (0.50 * width) * i / max(1, n - 1)), floor_y, walker),
+            (int(0.84 * width), floor_y - 10, bystander),
+            (int(0.66 * width), floor_y - int(0.06 * height * abs(np.sin(2 * np.pi * 1.2 * t))), bobber),
         ]
         for x, bottom, crop in sorted(places, key=lambda p: p[1]):
             h, w = crop.shape[:2]

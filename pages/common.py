@@ -106,6 +106,14 @@ def _new_patient_form() -> None:
                 st.rerun()
 
 
+def page_header(title: str, caption: str | None = None) -> None:
+    """The top of every page: its title, its caption and the shared patient sidebar."""
+    st.title(title)
+    if caption:
+        st.caption(caption)
+    sidebar_patient()
+
+
 def sidebar_patient() -> None:
     """The patient picker and creator shown on every page."""
     with st.sidebar:

@@ -15,15 +15,34 @@ from core.settings import settings
 from core.storage.records import save_analysis, store_media, visits_of
 from core.tracking import TRACKERS, TrackingSettings
 from core.video import BROWSER_VIDEO_MIME, VIDEO_SUFFIXES
-from pages.common import current_patient, database, image_data_uri, report_errors, save_upload
+from pages.common import current_patient, database, image_data_uri, page_header, report_errors, save_upload
 
 UPLOAD_KEY = "gait-upload"
 TRACKER_LABELS = {"iou": "IoU, greedy (gait seed)", "bytetrack": "ByteTrack (holds IDs through occlusion)"}
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
-def analyse(path: str, sha: str, analysis_settings: AnalysisSettings, _progress=None) -> VideoAnalysis:
-    return analyse_video(path, analysis_settings, StageCache(settings().cache_dir), _progress)
+RESULTS_KEY = "gait-results"
+MAX_RESULTS_PER_SESSION = 4
+
+
+@st.cache_resource(show_spinner=False)
+def stage_cache() -> StageCache:
+    return StageCache(settings().cache_dir)
+
+
+def analyse(path: str, sha: str, analysis_settings: AnalysisSettings, progress) -> VideoAnalysis:
+    """The analysis, computed once per session and settings (the stage cache on disk serves other sessions).
+
+    Not ``st.cache_data``: the progress bar is drawn from inside the computation, which cached functions
+    cannot replay.
+    """
+    results = st.session_state.setdefault(RESULTS_KEY, {})
+    key = (sha, analysis_settings)
+    if key not in results:
+        results[key] = analyse_video(path, analysis_settings, stage_cache(), progress)
+        while len(results) > MAX_RESULTS_PER_SESSION:
+            results.pop(next(iter(results)))
+    return results[key]
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -115,10 +134,10 @@ def save_section(analysis: VideoAnalysis, input_path: str, input_name: str, anno
             )
 
 
-st.title("Gait analysis")
-st.caption(
+page_header(
+    "Gait analysis",
     "Upload a video of the patient walking. MoveScope finds every person, follows them through the video and "
-    "picks the patient: the person who travels steadily, whatever the walking direction."
+    "picks the patient: the person who travels steadily, whatever the walking direction.",
 )
 uploaded = st.file_uploader("Walking video", type=[s.lstrip(".") for s in VIDEO_SUFFIXES])
 analysis_settings = settings_form()
@@ -136,7 +155,7 @@ _, video_path, video_sha, video_name = saved_upload
 
 bar = st.progress(0.0, "Starting the analysis")
 analysis = report_errors(
-    lambda: analyse(video_path, video_sha, analysis_settings, _progress=lambda f, m: bar.progress(f, m)),
+    lambda: analyse(video_path, video_sha, analysis_settings, lambda f, m: bar.progress(f, m)),
     "The analysis",
 )
 bar.empty()

@@ -9,9 +9,9 @@ import streamlit as st
 
 from core.bench import BENCH_DIR
 from core.storage.records import patient_overview, recent_analyses
-from pages.common import database
+from pages.common import database, page_header
 
-st.title("MoveScope")
+page_header("MoveScope")
 st.markdown(
     """
 Clinical movement analysis from ordinary video, on an ordinary computer.

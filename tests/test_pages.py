@@ -5,7 +5,7 @@ from __future__ import annotations
 from streamlit.testing.v1 import AppTest
 
 from core.storage import open_database
-from core.storage.records import analyses_of_patient, list_patients
+from core.storage.records import analyses_of_patient, create_patient, list_patients, save_analysis
 from tests.conftest import ROOT
 
 TIMEOUT_S = 300
@@ -27,12 +27,27 @@ def texts(at: AppTest) -> str:
     return "\n".join(str(p) for p in parts)
 
 
-def create_patient_in_sidebar(at: AppTest, code: str) -> None:
-    next(t for t in at.text_input if t.label == "Pseudonymous code").set_value(code)
+def test_sidebar_creates_and_selects_a_patient():
+    at = app()
+    next(t for t in at.text_input if t.label == "Pseudonymous code").set_value("APPTEST-0")
+    next(n for n in at.number_input if n.label == "Height (cm)").set_value(171.5)
     next(b for b in at.button if b.label == "Create patient").click()
     at.run()
     assert not at.exception
-    assert at.selectbox(key="patient_id").value is not None
+    patient = next(p for p in list_patients(open_database()) if p.code == "APPTEST-0")
+    assert patient.height_cm == 171.5
+    assert at.session_state["patient_id"] == patient.id, "the new patient becomes the current one"
+
+
+def with_patient(code: str) -> AppTest:
+    """A fresh app whose sidebar has ``code`` selected."""
+    db = open_database()
+    patient = next((p for p in list_patients(db) if p.code == code), None) or create_patient(db, code)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT_S)
+    at.session_state["patient_id"] = patient.id
+    at.run()
+    assert not at.exception
+    return at
 
 
 def test_home_page():
@@ -43,10 +58,9 @@ def test_home_page():
 
 
 def test_gait_upload_flow_override_and_save(demo_clip, demo_analysis):
-    at = app()
+    at = with_patient("APPTEST-1")
     at.switch_page("pages/gait.py").run()
     assert "Upload a video to start" in texts(at)
-    create_patient_in_sidebar(at, "APPTEST-1")
 
     at.file_uploader[0].set_value(("walk.mp4", demo_clip.read_bytes(), "video/mp4"))
     at.run()
@@ -81,11 +95,18 @@ def test_gait_page_explains_a_bad_upload():
     assert any("not a video" in e.value for e in at.error)
 
 
-def test_patients_page_lists_patients_and_opens_an_analysis(demo_clip, demo_analysis):
-    at = app()
+def test_patients_page_lists_patients_and_opens_an_analysis(demo_analysis):
+    at = with_patient("APPTEST-2")
     at.switch_page("pages/patients.py").run()
     assert not at.exception
-    if not list_patients(open_database()):
-        assert "No patients yet" in texts(at)
-        create_patient_in_sidebar(at, "APPTEST-2")
     assert at.dataframe, "the patient list is shown"
+    db = open_database()
+    patient_id = at.session_state["patient_id"]
+    record = demo_analysis.to_record("walk.mp4", None, None)
+    save_analysis(db, record, new_visit_of=patient_id, visit_label="follow-up")
+    at.run()
+    assert not at.exception
+    assert "follow-up" in at.dataframe[-1].value.to_string()
+    assert any(s.label == "Open analysis" for s in at.selectbox)
+    assert "not stored on this server" in texts(at), "no annotated video was stored with this record"
+    assert "walked across the image" in texts(at)
