@@ -1,7 +1,7 @@
 """MoveScope: clinical movement analysis in the browser. Start with ``make run``.
 
 The entry point only sets up the frame: page configuration and navigation. Each page draws the shared
-patient sidebar itself (``pages.common.page_header``): Streamlit's AppTest re-executes widgets that the
+patient sidebar itself (``pages.parts.common.page_header``): Streamlit's AppTest re-executes widgets that the
 entry point draws around ``st.navigation`` only on a session's first run, and every flow must be testable.
 """
 

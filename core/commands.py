@@ -20,6 +20,8 @@ def add_analysis_options(parser: argparse.ArgumentParser) -> None:
         "--imgsz", type=int, default=PoseSettings.imgsz, choices=IMGSZ_CHOICES, help="pose image size"
     )
     parser.add_argument("--stride", type=int, default=1, help="analyse every n-th frame (default 1)")
+    parser.add_argument("--start-s", type=float, default=0.0, help="analyse from this time (s)")
+    parser.add_argument("--end-s", type=float, default=None, help="analyse up to this time (s)")
     parser.add_argument(
         "--tracker", default="iou", choices=TRACKERS, help="tracker (default: the seed's IoU)"
     )
@@ -61,7 +63,7 @@ def analysis_settings(args: argparse.Namespace) -> AnalysisSettings:
     if args.stride < 1:
         raise InputError("--stride must be 1 or more")
     return AnalysisSettings(
-        pose=PoseSettings(imgsz=args.imgsz, stride=args.stride),
+        pose=PoseSettings(imgsz=args.imgsz, stride=args.stride, start_s=args.start_s, end_s=args.end_s),
         tracking=TrackingSettings(method=args.tracker),
         patient_override=args.patient,
         gait=GaitSettings(method=args.gait_method, calibration=calibration(args)),

@@ -3,7 +3,8 @@
 The pose model finds people and their 17 COCO keypoints in one pass. Frames are sent in small batches
 (4 frames at imgsz 320 run ~50 fps on 2 cores against ~32 fps one at a time) while the next frames decode in
 a background thread. ``imgsz`` trades speed for keypoint precision: 320 for real-time fall monitoring, 640
-for gait, where a few pixels at the ankle matter. ``stride`` analyses every n-th frame.
+for gait, where a few pixels at the ankle matter. ``stride`` analyses every n-th frame; ``start_s`` and
+``end_s`` restrict the analysis to part of the video (the walking trial inside a longer recording).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from core.errors import InputError
 from core.models import load_yolo, model_version, restore_threads
 from core.types import FramePoses, PoseSequence, VideoInfo
 from core.video import iter_frames
@@ -31,6 +33,19 @@ class PoseSettings:
     conf: float = 0.25  # detection threshold; low so partly occluded patients are still found
     batch: int = 4
     model: str = "yolo11n-pose"
+    start_s: float = 0.0  # analyse only this part of the video
+    end_s: float | None = None
+
+    def frame_range(self, video: VideoInfo) -> tuple[int, int]:
+        """First and one-past-last video frame to analyse."""
+        start = min(video.frames, max(0, round(self.start_s * video.fps)))
+        end = video.frames if self.end_s is None else min(video.frames, round(self.end_s * video.fps))
+        if end <= start:
+            raise InputError(
+                f"the chosen part of the video ({self.start_s:g}-{self.end_s:g} s) is empty; "
+                f"the video lasts {video.duration_s:.1f} s"
+            )
+        return start, end
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -69,11 +84,12 @@ class PoseEstimator:
     def run(self, video: VideoInfo, progress: Progress | None = None) -> PoseSequence:
         """Poses on every ``stride``-th frame of ``video``; memory stays flat whatever the video's length."""
         s = self.settings
-        total = max(1, -(-video.frames // s.stride))
+        start, stop = s.frame_range(video)
+        total = max(1, -(-(stop - start) // s.stride))
         out: list[FramePoses] = []
         images: list[np.ndarray] = []
         numbers: list[int] = []
-        for number, image in iter_frames(video.path, stride=s.stride):
+        for number, image in iter_frames(video.path, stride=s.stride, start=start, stop=stop):
             images.append(image)
             numbers.append(number)
             if len(images) == s.batch:

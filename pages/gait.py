@@ -1,28 +1,43 @@
-"""Gait: upload a walking video, see everyone tracked and which one is the patient (and why), save it."""
+"""Gait: upload a walking video; see everyone tracked, the patient chosen and why, the gait parameters."""
 
 from __future__ import annotations
 
 from datetime import date
 
-import pandas as pd
 import streamlit as st
 
-from core.annotate import annotated_video_for, track_thumbnail
+from core.annotate import annotated_video_for
 from core.cache import StageCache
+from core.errors import InputError
+from core.gait.analysis import GaitSettings
+from core.gait.calibration import DEFAULT_HFOV_DEG, Calibration
+from core.gait.events import METHODS
 from core.pipeline import AnalysisSettings, VideoAnalysis, analyse_video
 from core.pose import IMGSZ_CHOICES, PoseSettings
 from core.settings import settings
 from core.storage.records import save_analysis, store_media, visits_of
 from core.tracking import TRACKERS, TrackingSettings
 from core.video import BROWSER_VIDEO_MIME, VIDEO_SUFFIXES
-from pages.common import current_patient, database, image_data_uri, page_header, report_errors, save_upload
+from pages.parts.common import (
+    current_patient,
+    database,
+    page_header,
+    report_errors,
+    save_upload,
+)
+from pages.parts.gait_report import gait_report
+from pages.parts.people import candidate_table, thumbnails
 
 UPLOAD_KEY = "gait-upload"
-TRACKER_LABELS = {"iou": "IoU, greedy (gait seed)", "bytetrack": "ByteTrack (holds IDs through occlusion)"}
-
-
 RESULTS_KEY = "gait-results"
 MAX_RESULTS_PER_SESSION = 4
+TRACKER_LABELS = {"iou": "IoU, greedy (gait seed)", "bytetrack": "ByteTrack (holds IDs through occlusion)"}
+CALIBRATIONS = {
+    "height": "patient's height",
+    "distance": "two marked points",
+    "walkway": "walkway ends",
+    "none": "none",
+}
 
 
 @st.cache_resource(show_spinner=False)
@@ -31,10 +46,9 @@ def stage_cache() -> StageCache:
 
 
 def analyse(path: str, sha: str, analysis_settings: AnalysisSettings, progress) -> VideoAnalysis:
-    """The analysis, computed once per session and settings (the stage cache on disk serves other sessions).
+    """Computed once per session and settings; the stage cache on disk serves other sessions and reruns.
 
-    Not ``st.cache_data``: the progress bar is drawn from inside the computation, which cached functions
-    cannot replay.
+    Not ``st.cache_data``: the progress bar is drawn from inside the computation, which it cannot replay.
     """
     results = st.session_state.setdefault(RESULTS_KEY, {})
     key = (sha, analysis_settings)
@@ -45,57 +59,69 @@ def analyse(path: str, sha: str, analysis_settings: AnalysisSettings, progress) 
     return results[key]
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
-def thumbnails(path: str, sha: str, analysis_settings: AnalysisSettings, _analysis: VideoAnalysis) -> dict:
-    return {t.id: image_data_uri(track_thumbnail(path, t)) for t in _analysis.tracks}
+def calibration_form(height_cm: float | None) -> Calibration:
+    kind = st.radio("Lengths from", list(CALIBRATIONS), format_func=CALIBRATIONS.get, horizontal=True)
+    height = st.number_input("Patient height (cm)", 50.0, 250.0, value=height_cm, step=0.5)
+    extra: dict = {}
+    if kind == "distance":
+        extra["distance_cm"] = st.number_input("Distance between the points (cm)", 1.0, 5000.0, value=200.0)
+        text = st.text_input(
+            "Points in the image: x1, y1, x2, y2 (pixels)", placeholder="e.g. 120, 900, 1650, 905"
+        )
+        extra["points_px"] = tuple(float(v) for v in text.split(",")) if text.count(",") == 3 else None
+    if kind == "walkway":
+        extra["walkway_cm"] = st.number_input("Walkway length (cm)", 50.0, 5000.0, value=500.0)
+        rows = st.text_input("Image rows of the walkway's two ends (pixels)", placeholder="e.g. 540, 930")
+        extra["walkway_rows_px"] = tuple(float(v) for v in rows.split(",")) if rows.count(",") == 1 else None
+    hfov = st.number_input("Camera field of view (degrees)", 20.0, 150.0, value=DEFAULT_HFOV_DEG)
+    try:
+        return Calibration(kind, height_cm=height, hfov_deg=hfov, **extra)
+    except InputError as error:
+        st.warning(f"Calibration not used: {error}.")
+        return Calibration()
 
 
-def settings_form() -> AnalysisSettings:
+def settings_form(height_cm: float | None) -> AnalysisSettings:
     with st.expander("Analysis settings"):
         imgsz = st.select_slider(
             "Pose image size",
             IMGSZ_CHOICES,
             value=PoseSettings.imgsz,
-            help="Larger finds smaller people and places joints more precisely, but is slower",
+            help="Larger finds smaller people, slower",
         )
         stride = st.number_input("Analyse every n-th frame", min_value=1, max_value=10, value=1)
+        start, end = st.columns(2)
+        start_s = start.number_input("From (s)", min_value=0.0, value=0.0, step=0.5)
+        end_s = end.number_input("To (s, empty = end)", min_value=0.0, value=None, step=0.5)
         tracker = st.radio("Tracker", TRACKERS, format_func=TRACKER_LABELS.get, horizontal=True)
+        method = st.radio(
+            "Gait events",
+            METHODS,
+            horizontal=True,
+            help="auto: side views use the ankle-pelvis "
+            "method, walks toward or away from the camera the ground-plane method",
+        )
+        calibration = calibration_form(height_cm)
     return AnalysisSettings(
-        pose=PoseSettings(imgsz=imgsz, stride=int(stride)), tracking=TrackingSettings(method=tracker)
+        pose=PoseSettings(imgsz=imgsz, stride=int(stride), start_s=start_s, end_s=end_s),
+        tracking=TrackingSettings(method=tracker),
+        gait=GaitSettings(method=method, calibration=calibration),
     )
 
 
-def candidate_table(analysis: VideoAnalysis, pictures: dict) -> None:
-    rows = [
-        {
-            "person": pictures.get(c.track_id, ""),
-            "track": c.track_id,
-            "patient": "✔" if c.track_id == analysis.selection.track_id else "",
-            "score": c.score,
-            "movement": c.direction,
-            "seconds": c.seconds,
-            "travel (body heights)": c.progression,
-            "bounce (body heights)": c.oscillation,
-            "seed rule (Δy/Δx)": c.seed_score,
-            "why": c.reason,
-        }
-        for c in analysis.selection.candidates
-    ]
-    st.dataframe(
-        pd.DataFrame(rows),
-        hide_index=True,
-        width="stretch",
-        row_height=70,
-        column_config={
-            "person": st.column_config.ImageColumn("person", width="small"),
-            "score": st.column_config.ProgressColumn("score", min_value=0.0, max_value=1.0, format="%.2f"),
-            "seconds": st.column_config.NumberColumn(format="%.1f"),
-            "travel (body heights)": st.column_config.NumberColumn(format="%.2f"),
-            "bounce (body heights)": st.column_config.NumberColumn(format="%.2f"),
-            "seed rule (Δy/Δx)": st.column_config.NumberColumn(format="%.2f"),
-            "why": st.column_config.TextColumn(width="large"),
-        },
+def video_with_events(path, analysis: VideoAnalysis) -> None:
+    """The annotated video; choosing a gait event starts it there (Streamlit plays from a start time)."""
+    events = []
+    if analysis.gait is not None:
+        for side, foot in analysis.gait.events.feet.items():
+            events += [(t, f"{side} heel strike") for t in foot.heel_strike_s]
+            events += [(t, f"{side} toe off") for t in foot.toe_off_s]
+    start = st.selectbox(
+        "Play from",
+        [0.0, *sorted(t for t, _ in events)],
+        format_func=lambda t: next((f"{t:.2f} s - {label}" for s, label in events if s == t), "the start"),
     )
+    st.video(str(path), format=BROWSER_VIDEO_MIME, start_time=int(start))
 
 
 def save_section(analysis: VideoAnalysis, input_path: str, input_name: str, annotated) -> None:
@@ -116,8 +142,7 @@ def save_section(analysis: VideoAnalysis, input_path: str, input_name: str, anno
 
         def save() -> int:
             stored = store_media(input_path, analysis.sha256)
-            relative = str(annotated.relative_to(settings().media_dir))
-            record = analysis.to_record(input_name, stored, relative)
+            record = analysis.to_record(input_name, stored, str(annotated.relative_to(settings().media_dir)))
             return save_analysis(
                 database(),
                 record,
@@ -136,11 +161,12 @@ def save_section(analysis: VideoAnalysis, input_path: str, input_name: str, anno
 
 page_header(
     "Gait analysis",
-    "Upload a video of the patient walking. MoveScope finds every person, follows them through the video and "
-    "picks the patient: the person who travels steadily, whatever the walking direction.",
+    "Upload a video of the patient walking. MoveScope finds every person, follows them through the video, "
+    "picks the patient - the person who travels steadily, whatever the direction - and measures the gait.",
 )
+patient = current_patient()
 uploaded = st.file_uploader("Walking video", type=[s.lstrip(".") for s in VIDEO_SUFFIXES])
-analysis_settings = settings_form()
+analysis_settings = settings_form(patient.height_cm if patient else None)
 if uploaded is None:
     st.info(
         "Upload a video to start. Longer recordings can also be analysed with `python -m core gait VIDEO`."
@@ -155,8 +181,7 @@ _, video_path, video_sha, video_name = saved_upload
 
 bar = st.progress(0.0, "Starting the analysis")
 analysis = report_errors(
-    lambda: analyse(video_path, video_sha, analysis_settings, lambda f, m: bar.progress(f, m)),
-    "The analysis",
+    lambda: analyse(video_path, video_sha, analysis_settings, lambda f, m: bar.progress(f, m)), "The analysis"
 )
 bar.empty()
 if analysis is None:
@@ -177,11 +202,11 @@ left, right = st.columns([3, 2])
 with left:
     bar = st.progress(0.0, "Drawing the annotated video")
     annotated = report_errors(
-        lambda: annotated_video_for(analysis, lambda f, m: bar.progress(f, m)), "Drawing the annotated video"
+        lambda: annotated_video_for(analysis, lambda f, m: bar.progress(f, m)), "Drawing the video"
     )
     bar.empty()
     if annotated is not None:
-        st.video(str(annotated), format=BROWSER_VIDEO_MIME)
+        video_with_events(annotated, analysis)
 with right:
     video = analysis.video
     st.metric(
@@ -195,6 +220,17 @@ with right:
         f"{len(analysis.tracks)} people tracked; analysed at {analysis.timings['fps']:.0f} frames/s"
         + (" (cached)" if analysis.cached_stages else "")
     )
+
+st.subheader("Gait parameters")
+age = date.today().year - patient.birth_year if patient and patient.birth_year else None
+gait_report(
+    analysis.gait,
+    analysis.to_document(),
+    age,
+    patient.sex if patient else None,
+    patient and patient.code,
+    video_name,
+)
 
 st.subheader("Everyone MoveScope tracked")
 candidate_table(analysis, thumbnails(video_path, video_sha, analysis_settings, analysis))

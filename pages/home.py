@@ -9,7 +9,7 @@ import streamlit as st
 
 from core.bench import BENCH_DIR
 from core.storage.records import patient_overview, recent_analyses
-from pages.common import database, page_header
+from pages.parts.common import database, page_header
 
 page_header("MoveScope")
 st.markdown(

@@ -9,7 +9,7 @@ import streamlit as st
 
 from core.storage.records import add_visit, analyses_of_patient, get_analysis, media_path, patient_overview
 from core.video import BROWSER_VIDEO_MIME
-from pages.common import PATIENT_KEY, database, page_header, report_errors
+from pages.parts.common import PATIENT_KEY, database, page_header, report_errors
 
 page_header("Patients")
 db = database()

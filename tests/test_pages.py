@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.storage import open_database
@@ -65,7 +66,12 @@ def test_gait_upload_flow_override_and_save(demo_clip, demo_analysis):
     at.file_uploader[0].set_value(("walk.mp4", demo_clip.read_bytes(), "video/mp4"))
     at.run()
     assert not at.exception, at.exception
-    assert not at.error, [e.value for e in at.error]
+    # the photographed people slide without moving their legs: no gait, and the page says why
+    assert [e.value for e in at.error] == [
+        "MoveScope does not report gait parameters for this video: too few complete strides "
+        f"({texts(at).split('too few complete strides (')[1].split(')')[0]}); at least 3 per foot are needed "
+        "- film a longer straight walk."
+    ]
     assert at.get("video"), "the annotated video is shown"
     assert "walked across the image" in texts(at)
     assert at.dataframe, "the candidate table is shown"
@@ -110,3 +116,24 @@ def test_patients_page_lists_patients_and_opens_an_analysis(demo_analysis):
     assert any(s.label == "Open analysis" for s in at.selectbox)
     assert "not stored on this server" in texts(at), "no annotated video was stored with this record"
     assert "walked across the image" in texts(at)
+
+
+@pytest.mark.shared
+def test_gait_page_shows_parameters_of_a_real_walk(shared_data):
+    db = open_database()
+    patient = next((p for p in list_patients(db) if p.code == "APPTEST-S2D"), None) or create_patient(
+        db, "APPTEST-S2D", 1990, "female", 165.0
+    )
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT_S)
+    at.session_state["patient_id"] = patient.id
+    at.run()
+    at.switch_page("pages/gait.py").run()
+    video = (shared_data / "walking" / "sports2d_demo.mp4").read_bytes()
+    at.file_uploader[0].set_value(("sports2d_demo.mp4", video, "video/mp4")).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    table = next(d.value for d in at.dataframe if "parameter" in d.value.columns)
+    values = dict(zip(table["parameter"], table["value"], strict=True))
+    assert 80 < values["Velocity"] < 160, "a 165 cm adult walking at ease (height from the patient record)"
+    assert 85 < values["Cadence"] < 130
+    assert "women 30-39" in set(table["reference group"]), "compared with women of her age (born 1990)"
+    assert any(b.label == "Export CSV (GAITRite columns)" for b in at.get("download_button"))

@@ -17,6 +17,7 @@ when the legs cross in a side view. Before events are detected this module:
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -166,7 +167,8 @@ def stature_px(xy: np.ndarray, rate_hz: float) -> np.ndarray:
         # the longer projection is the less foreshortened one; a missing side leaves the other
         longest = np.max(np.where(np.isfinite(pair), pair, -np.inf), axis=1)
         estimates.append(np.where(np.isfinite(longest), longest, np.nan) / share)
-    with np.errstate(all="ignore"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # frames where no segment is seen: NaN, handled below
         estimate = np.nanmedian(np.column_stack(estimates), axis=1)
     finite = np.isfinite(estimate) & (estimate > 0)
     if finite.sum() < 2:

@@ -1,4 +1,4 @@
-"""Pieces every page shares: the database, the cached pipeline, the patient in the sidebar, error display.
+"""Pieces every page shares: the database, the patient in the sidebar, uploads, error display.
 
 Not a page itself (``app.py`` lists the pages). Business logic stays in ``core``; this module only adapts
 it to Streamlit's caching and widgets.
