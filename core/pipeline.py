@@ -1,0 +1,155 @@
+"""One video in, the patient's analysis out: the stages composed, cached and timed.
+
+``probe -> content hash -> pose -> tracking -> patient selection -> (gait ...)``. Each stage is a plain
+function on plain data (see :mod:`core.types`); this module only wires them, reports progress through one
+callback ``progress(fraction 0-1, message)`` and caches every stage in :class:`~core.cache.StageCache` on the
+video's content hash plus the settings of that stage and the stages before it. Overriding the patient or
+changing a gait setting therefore never re-runs pose extraction.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import core
+from core.cache import StageCache, file_sha256
+from core.errors import InputError
+from core.pose import PoseEstimator, PoseSettings
+from core.selection import select_patient
+from core.tracking import TrackingSettings, track_people
+from core.types import PatientSelection, PoseSequence, Track, VideoInfo
+from core.video import probe_video
+
+Progress = Callable[[float, str], None]
+
+# Share of the progress bar each stage fills (pose dominates the time).
+_PROGRESS = {"probe": (0.0, 0.02), "hash": (0.02, 0.05), "pose": (0.05, 0.92), "tracking": (0.92, 0.96)}
+
+
+def _within(progress: Progress | None, stage: str) -> Progress | None:
+    if progress is None:
+        return None
+    start, end = _PROGRESS[stage]
+    return lambda fraction, message: progress(start + (end - start) * fraction, message)
+
+
+@dataclass(frozen=True)
+class AnalysisSettings:
+    """Everything that shapes an analysis of one video; stored with the analysis for provenance."""
+
+    pose: PoseSettings = field(default_factory=PoseSettings)
+    tracking: TrackingSettings = field(default_factory=TrackingSettings)
+    patient_override: int | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class VideoAnalysis:
+    """The result of running the pipeline on one video."""
+
+    video: VideoInfo
+    sha256: str
+    settings: AnalysisSettings
+    poses: PoseSequence
+    tracks: list[Track]
+    selection: PatientSelection
+    timings: dict[str, float]
+    cached_stages: list[str]
+
+    @property
+    def patient(self) -> Track | None:
+        return next((t for t in self.tracks if t.id == self.selection.track_id), None)
+
+    def model_versions(self) -> dict[str, str]:
+        return {"pose": self.poses.model}
+
+    def to_document(self) -> dict:
+        """The JSON contract of ``python -m core gait`` (see the README; add fields, never rename)."""
+        return {
+            "movescope_version": core.__version__,
+            "kind": "gait",
+            "video": {**self.video.to_dict(), "sha256": self.sha256},
+            "settings": self.settings.to_dict(),
+            "models": self.model_versions(),
+            "tracks": [t.to_dict() for t in self.tracks],
+            "patient": self.selection.to_dict(),
+            "parameters": {},
+            "quality": {"usable": False, "reasons": ["gait parameters are not computed by this version"]},
+            "timings": {**{k: round(v, 3) for k, v in self.timings.items()}, "cached": self.cached_stages},
+        }
+
+
+def analyse_video(
+    path: str | Path,
+    settings: AnalysisSettings | None = None,
+    cache: StageCache | None = None,
+    progress: Progress | None = None,
+) -> VideoAnalysis:
+    """Run probe, pose, tracking and patient selection on the video at ``path``."""
+    settings = settings or AnalysisSettings()
+    cache = cache or StageCache(None)
+    timings: dict[str, float] = {}
+    cached: list[str] = []
+    started = time.perf_counter()
+
+    def timed(stage: str, fn):
+        t0 = time.perf_counter()
+        value = fn()
+        timings[stage] = time.perf_counter() - t0
+        return value
+
+    if progress:
+        progress(0.0, "checking the video")
+    video = timed("probe", lambda: probe_video(path))
+    if progress:
+        progress(_PROGRESS["hash"][0], "fingerprinting the video")
+    sha = timed("hash", lambda: file_sha256(path))
+
+    pose_key = {"pose": settings.pose.to_dict()}
+    poses, hit = timed(
+        "pose",
+        lambda: cache.get_or_compute(
+            sha, "pose", pose_key, lambda: PoseEstimator(settings.pose).run(video, _within(progress, "pose"))
+        ),
+    )
+    if hit:
+        cached.append("pose")
+    # a cached result may come from a copy of the same video stored under another name
+    poses = replace(poses, video=video)
+
+    if progress:
+        progress(_PROGRESS["tracking"][0], "following people through the video")
+    track_key = {**pose_key, "tracking": settings.tracking.to_dict()}
+    tracks, hit = timed(
+        "tracking",
+        lambda: cache.get_or_compute(
+            sha, "tracks", track_key, lambda: track_people(poses.frames, settings.tracking, video.fps)
+        ),
+    )
+    if hit:
+        cached.append("tracking")
+    if not tracks:
+        raise InputError(
+            f"Nobody was found in {Path(path).name}. Check that the patient is fully visible; "
+            "if people appear small in the frame, analyse with a larger image size."
+        )
+
+    if progress:
+        progress(_PROGRESS["tracking"][1], "choosing the patient")
+    try:
+        selection = timed(
+            "selection",
+            lambda: select_patient(tracks, video.fps, len(poses.frames), override=settings.patient_override),
+        )
+    except ValueError as error:
+        raise InputError(str(error)) from error
+    timings["total"] = time.perf_counter() - started
+    timings["fps"] = len(poses.frames) / timings["total"] if timings["total"] > 0 else 0.0
+    if progress:
+        progress(1.0, "done")
+    return VideoAnalysis(video, sha, settings, poses, tracks, selection, timings, cached)
