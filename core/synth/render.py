@@ -56,6 +56,7 @@ NEAR_CLIP_M = 0.2  # primitives closer than this to the camera are not drawn
 # Lighting: reflected brightness = ambient + diffuse * max(0, n.l), times the material colour.
 DEFAULT_AMBIENT = 0.45
 DEFAULT_DIFFUSE = 0.65
+DEFAULT_CONTACT_SHADOW = 0.35
 
 SKIN_TONES_BGR: tuple[tuple[int, int, int], ...] = (
     (189, 215, 245),
@@ -144,6 +145,7 @@ class Lighting:
     direction: tuple[float, float, float] = (-0.4, -0.7, -0.6)
     ambient: float = DEFAULT_AMBIENT
     diffuse: float = DEFAULT_DIFFUSE
+    contact_shadow: float = DEFAULT_CONTACT_SHADOW  # darkening of the floor under each person (0 = none)
 
     @property
     def unit_direction(self) -> np.ndarray:
@@ -159,7 +161,12 @@ class Lighting:
             float(-np.sin(elevation)),
             float(-abs(np.cos(elevation) * np.cos(azimuth)) - 0.2),  # lit from the camera's side
         )
-        return cls(direction, float(rng.uniform(0.35, 0.6)), float(rng.uniform(0.45, 0.8)))
+        return cls(
+            direction,
+            float(rng.uniform(0.35, 0.6)),
+            float(rng.uniform(0.45, 0.8)),
+            float(rng.uniform(0.15, 0.45)),
+        )
 
 
 @dataclass(frozen=True)
@@ -496,11 +503,12 @@ class _Canvas:
         self.light = lighting.unit_direction
         self.ambient = lighting.ambient
         self.diffuse = lighting.diffuse
+        self.contact_shadow = lighting.contact_shadow
 
     def shadow(self, points: np.ndarray, person_radius_m: float) -> None:
         """Darken a soft ellipse where the body meets the floor (a contact shadow)."""
         feet = points[[J["left_heel"], J["right_heel"], J["left_toe"], J["right_toe"]]]
-        if np.any(feet[:, 2] < NEAR_CLIP_M):
+        if self.contact_shadow <= 0 or np.any(feet[:, 2] < NEAR_CLIP_M):
             return
         centre = feet.mean(axis=0)
         u, v = centre[:2] * self.focal / centre[2]
@@ -513,7 +521,7 @@ class _Canvas:
             return
         xx = (np.arange(x0, x1, dtype=np.float32) - u) / rx
         yy = (np.arange(y0, y1, dtype=np.float32)[:, None] - v) / ry
-        shade = 1.0 - 0.35 * np.exp(-(xx**2 + yy**2) * 1.5)
+        shade = 1.0 - self.contact_shadow * np.exp(-(xx**2 + yy**2) * 1.5)
         self.colour[y0:y1, x0:x1] *= shade[..., None]
 
     def draw(self, cap: _Capsule, flat: bool = False) -> None:
