@@ -186,3 +186,26 @@ VIEWS: dict[str, tuple[tuple[float, float, float], tuple[float, float, float]]] 
     "toward": ((7.0, 0.3, 1.3), (0.0, 0.0, 0.9)),
     "oblique_high": ((4.0, -5.0, 4.0), (0.0, 0.0, 0.7)),
 }
+
+
+def noise_test_scene(
+    n_frames: int = 150, fps: float = 30.0, width: int = 1280, height: int = 720
+) -> tuple[np.ndarray, np.ndarray, tuple[int, int], float]:
+    """A scene for the noise statistics: people standing (front, back, side) and walking, near and far.
+
+    Returns clean COCO-17 keypoints (T, P, 17, 2), visibility (T, P, 17), image size and fps. One static
+    camera at 1.3 m looks horizontally along +x; people stand 3-14 m away, spread across the view.
+    """
+    project = look_at_camera((-8.0, 0.0, 1.3), (0.0, 0.0, 1.1), 0.9 * width, width, height)
+    people = [
+        standing_bodies(n_frames, fps, 1.75, (-3.5, -1.2), np.pi),  # facing the camera
+        standing_bodies(n_frames, fps, 1.65, (-3.0, 0.9), 0.0),  # back to the camera
+        standing_bodies(n_frames, fps, 1.8, (-2.0, 2.6), np.pi / 2),  # side on
+        standing_bodies(n_frames, fps, 1.7, (4.0, -3.0), np.pi),  # far, small
+        walking_bodies(n_frames, fps, 1.7, (-1.0, -1.6), np.pi / 2, speed_m_s=0.6),  # across, side view
+        walking_bodies(n_frames, fps, 1.6, (6.0, 2.5), np.pi, speed_m_s=0.9),  # towards the camera
+    ]
+    joints = np.stack(people, axis=1)[:, :, :17]
+    uv, _ = project(joints)
+    inside = (uv[..., 0] >= 0) & (uv[..., 0] < width) & (uv[..., 1] >= 0) & (uv[..., 1] < height)
+    return uv, inside, (width, height), fps

@@ -1,4 +1,4 @@
-"""Synthetic video frames: labels agree with the pixels, the same seed gives the same clip, YOLO sees people."""
+"""Synthetic video frames: labels agree with the pixels, a seed fixes the clip, YOLO sees the people."""
 
 from __future__ import annotations
 
