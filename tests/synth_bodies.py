@@ -191,7 +191,7 @@ VIEWS: dict[str, tuple[tuple[float, float, float], tuple[float, float, float]]] 
 def noise_test_scene(
     n_frames: int = 150, fps: float = 30.0, width: int = 1280, height: int = 720
 ) -> tuple[np.ndarray, np.ndarray, tuple[int, int], float]:
-    """A scene for the noise statistics: people standing (front, back, side) and walking, near and far.
+    """A scene for the noise statistics: people standing (front, back, side) and walking across, near and far.
 
     Returns clean COCO-17 keypoints (T, P, 17, 2), visibility (T, P, 17), image size and fps. One static
     camera at 1.3 m looks horizontally along +x; people stand 3-14 m away, spread across the view.
@@ -203,7 +203,7 @@ def noise_test_scene(
         standing_bodies(n_frames, fps, 1.8, (-2.0, 2.6), np.pi / 2),  # side on
         standing_bodies(n_frames, fps, 1.7, (4.0, -3.0), np.pi),  # far, small
         walking_bodies(n_frames, fps, 1.7, (-1.0, -1.6), np.pi / 2, speed_m_s=0.6),  # across, side view
-        walking_bodies(n_frames, fps, 1.6, (6.0, 2.5), np.pi, speed_m_s=0.9),  # towards the camera
+        walking_bodies(n_frames, fps, 1.6, (1.0, 3.5), -np.pi / 2, speed_m_s=1.1),  # across, the other way
     ]
     joints = np.stack(people, axis=1)[:, :, :17]
     uv, _ = project(joints)
