@@ -516,6 +516,7 @@ class _Samples:
         out["score_logit_std_by_size"] = [robust_std(det[(dbin == b) & ~missed, 2]) for b in range(n_bins)]
         miss_pairs = self.get("miss_pairs", 2) > 0.5
         out["detection_miss_persistence"] = _rate(miss_pairs[miss_pairs[:, 0], 1])
+        out["detection_miss_overall"] = _rate(missed)
         false = self.get("false", 2)
         out["false_detections_per_frame"] = _ratio(false[:, 0].sum(), false[:, 1].sum())
         out["reference_frames"] = int(false[:, 1].sum())
@@ -705,6 +706,7 @@ class NoiseParams:
     swap_gap_frames: float  # frames from one exchange to the next (a swap's typical duration)
     detection_miss_by_size: tuple[float, ...]
     detection_miss_persistence: float  # P(missed in the next frame | missed in this one)
+    detection_miss_overall: float  # share of reference people missed (the rate the persistence goes with)
     score_logit_median_by_size: tuple[float, ...]
     score_logit_std_by_size: tuple[float, ...]
     false_detections_per_frame: float
@@ -758,6 +760,7 @@ class NoiseParams:
             swap_gap_frames=_or(stats["swap_gap_frames_median"], 4.0),
             detection_miss_by_size=per_size(stats["detection_miss_by_size"], 0.0),
             detection_miss_persistence=_or(stats["detection_miss_persistence"], 0.8),
+            detection_miss_overall=_or(stats.get("detection_miss_overall"), 0.1),
             score_logit_median_by_size=score_median,
             score_logit_std_by_size=per_size(stats["score_logit_std_by_size"], 0.5),
             false_detections_per_frame=_or(stats["false_detections_per_frame"], 0.0),
@@ -768,28 +771,28 @@ class NoiseParams:
 # The last calibration (see the module docstring for the command, the clips and the date).
 CALIBRATED = NoiseParams(
     jitter_pct=(
-        0.3768,
-        0.2429,
-        0.2566,
-        0.3449,
-        0.4191,
-        0.4799,
-        0.5507,
-        0.6688,
-        0.6726,
-        0.6371,
-        1.0117,
-        0.5391,
-        0.5932,
-        0.6612,
-        0.5825,
-        0.8045,
-        0.6313,
+        0.3614,
+        0.2529,
+        0.2604,
+        0.3533,
+        0.4071,
+        0.4913,
+        0.56,
+        0.702,
+        0.6984,
+        0.6607,
+        1.0454,
+        0.5322,
+        0.6049,
+        0.6558,
+        0.5934,
+        0.7958,
+        0.634,
     ),
-    jitter_tau_s=0.0752,
-    jitter_size_factor=(1.69, 1.249, 1.006, 1.0, 1.0, 1.0, 1.0),
-    jitter_low_conf_factor=1.089,
-    box_jitter_pct=(0.5473, 0.4584, 0.6022, 0.371),
+    jitter_tau_s=0.0825,
+    jitter_size_factor=(1.73, 1.243, 1.029, 1.0, 1.0, 1.0, 1.0),
+    jitter_low_conf_factor=1.094,
+    box_jitter_pct=(0.5111, 0.4334, 0.5894, 0.3642),
     missing_rate_by_view={
         "front": (
             0.0947,
@@ -878,11 +881,12 @@ CALIBRATED = NoiseParams(
         "arms": {"front": 0.0139, "side": 0.0281, "back": 0.0222},
     },
     swap_gap_frames=4.0,
-    detection_miss_by_size=(0.0, 0.0218, 0.0974, 0.0198, 0.0105, 0.0, 0.0),
-    detection_miss_persistence=0.8591,
-    score_logit_median_by_size=(-0.682, 0.52, 1.131, 1.619, 2.022, 2.218, 2.218),
-    score_logit_std_by_size=(0.393, 0.727, 0.762, 0.444, 0.314, 0.26, 0.26),
-    false_detections_per_frame=0.1993,
+    detection_miss_by_size=(0.9618, 0.8167, 0.499, 0.0404, 0.0086, 0.0077, 0.0077),
+    detection_miss_persistence=0.9758,
+    detection_miss_overall=0.6656,
+    score_logit_median_by_size=(-0.678, 0.069, 0.977, 1.503, 2.024, 2.215, 2.215),
+    score_logit_std_by_size=(0.394, 0.951, 1.001, 0.5, 0.306, 0.265, 0.265),
+    false_detections_per_frame=0.0021,
     box_margins={"top": 0.0953, "bottom": 0.0947, "left": 0.0579, "right": 0.0615},
 )
 
@@ -920,20 +924,28 @@ def _ar1(rng: np.random.Generator, shape: tuple[int, ...], rho: float) -> np.nda
     return out
 
 
-def _markov(rng: np.random.Generator, p_on: np.ndarray, persistence: float) -> np.ndarray:
-    """Boolean chain with per-step stationary probability ``p_on`` and P(on | on before) >= persistence."""
-    n = len(p_on)
-    state = np.zeros(n, bool)
-    u = rng.random(n)
-    on = u[0] < p_on[0] if n else False
-    for t in range(n):
-        p = float(np.clip(p_on[t], 0.0, 1.0))
-        stay = max(persistence, p)
-        enter = min(1.0, p * (1.0 - stay) / max(1.0 - p, 1e-9))
-        if t > 0:
-            on = u[t] < (stay if on else enter)
-        state[t] = on
-    return state
+def latent_correlation(miss_rate: float, persistence: float) -> float:
+    """Frame-to-frame correlation of a Gaussian latent whose dips below a threshold are missed detections.
+
+    A detection is missed while a unit Gaussian AR(1) variable lies below ``probit(p)``; this finds the
+    correlation at which P(missed next | missed now) equals ``persistence`` when ``p = miss_rate``. Unlike
+    a two-state chain, the threshold follows ``p`` at once, so a person who steps out from behind someone
+    is found again right away.
+    """
+    from scipy.optimize import brentq
+    from scipy.stats import multivariate_normal
+
+    p = float(np.clip(miss_rate, 1e-3, 1 - 1e-3))
+    q = float(np.clip(persistence, p + 1e-6, 1 - 1e-6))
+    c = float(_probit(np.array(p)))
+
+    def gap(rho: float) -> float:
+        both = multivariate_normal(mean=[0.0, 0.0], cov=[[1.0, rho], [rho, 1.0]]).cdf([c, c])
+        return float(both) / p - q
+
+    if gap(0.0) >= 0:
+        return 0.0
+    return float(brentq(gap, 0.0, 0.9999, xtol=1e-5))
 
 
 class PoseNoiseModel:
@@ -941,6 +953,9 @@ class PoseNoiseModel:
 
     def __init__(self, params: NoiseParams | None = None) -> None:
         self.params = params if params is not None else CALIBRATED
+        self._detection_rho = latent_correlation(
+            self.params.detection_miss_overall, self.params.detection_miss_persistence
+        )
 
     # -- boxes --
     def body_boxes(self, keypoints_px: np.ndarray) -> np.ndarray:
@@ -1064,7 +1079,7 @@ class PoseNoiseModel:
         share_hidden = hidden.mean(axis=1)
         p_miss = 1.0 - (1.0 - p_size) * (1.0 - share_hidden**OCCLUSION_MISS_EXPONENT)
         p_miss = np.where(present, p_miss, 1.0)
-        missed = _markov(rng, p_miss, par.detection_miss_persistence)
+        missed = _ar1(rng, (n,), self._detection_rho) < _probit(np.clip(p_miss, 1e-9, 1.0))
 
         # confidences: a latent logit per joint, AR(1) in time; conf < 0.5 (missing) with the calibrated rate
         rho_c = ar1_rho(par.conf_tau_s, fps)
