@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -57,6 +58,7 @@ NEAR_CLIP_M = 0.2  # primitives closer than this to the camera are not drawn
 DEFAULT_AMBIENT = 0.45
 DEFAULT_DIFFUSE = 0.65
 DEFAULT_CONTACT_SHADOW = 0.35
+RIM_DARKENING = 0.2  # share of the shading lost at a capsule's rim
 
 SKIN_TONES_BGR: tuple[tuple[int, int, int], ...] = (
     (189, 215, 245),
@@ -572,6 +574,8 @@ class _Canvas:
                 (px * inv * s) * self.light[0] + (py * inv * s) * self.light[1] - bulge * self.light[2]
             )
             shade = self.ambient + self.diffuse * np.maximum(normal_dot, 0.0)
+            # Less ambient light reaches surfaces that turn away from the viewer (the silhouette's rim).
+            shade = shade * (1.0 - RIM_DARKENING * (1.0 - bulge))
         alpha = np.where(front, coverage, 0.0)[..., None]
         colour = cap.colour_bgr[None, None, :] * shade[..., None]
         self.colour[region] = self.colour[region] * (1 - alpha) + colour * alpha
@@ -580,21 +584,27 @@ class _Canvas:
         self.owner[region] = np.where(solid, np.int16(cap.person), self.owner[region])
 
 
+@lru_cache(maxsize=8)
+def _exposure_map(height: int, width: int, effects: CameraEffects) -> np.ndarray:
+    """(H, W, 3) float32 gain per pixel: exposure x colour cast x vignetting (fixed for a clip)."""
+    yy = np.linspace(-1, 1, height, dtype=np.float32)[:, None]
+    xx = np.linspace(-1, 1, width, dtype=np.float32)[None, :]
+    falloff = 1.0 - np.float32(effects.vignetting) * 0.5 * (xx * xx + yy * yy)
+    gain = np.float32(effects.gain) * np.asarray(effects.tint_bgr, np.float32)
+    return np.ascontiguousarray(falloff[..., None] * gain[None, None, :], dtype=np.float32)
+
+
 def _apply_camera(image: np.ndarray, effects: CameraEffects, rng: np.random.Generator) -> np.ndarray:
     """Camera pipeline on a float BGR image: blur, exposure and tint, vignetting, noise, 8-bit, JPEG."""
     if effects.blur_sigma_px > 0.05:
         image = cv2.GaussianBlur(image, (0, 0), effects.blur_sigma_px)
-    image = image * (np.float32(effects.gain) * np.asarray(effects.tint_bgr, np.float32))
     height, width = image.shape[:2]
-    if effects.vignetting > 0:
-        yy = np.linspace(-1, 1, height, dtype=np.float32)[:, None]
-        xx = np.linspace(-1, 1, width, dtype=np.float32)[None, :]
-        image = image * (1.0 - np.float32(effects.vignetting) * 0.5 * (xx * xx + yy * yy))[..., None]
+    image = cv2.multiply(image, _exposure_map(height, width, effects))
     if effects.noise_sigma > 0:
         # Shot noise grows with brightness: sigma ~ sqrt(level), equal to noise_sigma at mid-grey (128).
-        sigma = np.float32(effects.noise_sigma) * np.sqrt(np.maximum(image, 1.0) / np.float32(128.0))
-        image = image + sigma * rng.standard_normal(image.shape, dtype=np.float32)
-    out = np.clip(image, 0, 255).astype(np.uint8)
+        sigma = cv2.sqrt(cv2.max(image, 1.0)) * np.float32(effects.noise_sigma / np.sqrt(128.0))
+        image = cv2.add(image, cv2.multiply(sigma, rng.standard_normal(image.shape, dtype=np.float32)))
+    out = cv2.convertScaleAbs(cv2.max(image, 0.0))  # rounded and saturated to 0-255
     if effects.jpeg_quality is not None:
         ok, data = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(effects.jpeg_quality)])
         if ok:
