@@ -120,7 +120,7 @@ from pathlib import Path
 
 import numpy as np
 from scipy.signal import savgol_coeffs, savgol_filter
-from scipy.special import expit, logit
+from scipy.special import expit, logit, ndtri
 
 from core.errors import InputError
 from core.tracking import TrackingSettings, iou_matrix, track_people
@@ -878,25 +878,11 @@ class NoiseParams:
 
 
 # The last calibration (see the module docstring for the command, the clips and the date).
+# fmt: off
 CALIBRATED = NoiseParams(
     jitter_pct=(
-        0.3614,
-        0.2529,
-        0.2604,
-        0.3533,
-        0.4071,
-        0.4913,
-        0.56,
-        0.702,
-        0.6984,
-        0.6607,
-        1.0454,
-        0.5322,
-        0.6049,
-        0.6558,
-        0.5934,
-        0.7958,
-        0.634,
+        0.3614, 0.2529, 0.2604, 0.3533, 0.4071, 0.4913, 0.56, 0.702, 0.6984, 0.6607, 1.0454, 0.5322,
+        0.6049, 0.6558, 0.5934, 0.7958, 0.634,
     ),
     jitter_tau_s=0.0825,
     jitter_size_factor=(1.73, 1.243, 1.029, 1.0, 1.0, 1.0, 1.0),
@@ -904,61 +890,16 @@ CALIBRATED = NoiseParams(
     box_jitter_pct=(0.5111, 0.4334, 0.5894, 0.3642),
     missing_rate_by_view={
         "front": (
-            0.0947,
-            0.3157,
-            0.2832,
-            0.4888,
-            0.5239,
-            0.0,
-            0.0,
-            0.0,
-            0.0,
-            0.0,
-            0.0,
-            0.0,
-            0.0,
-            0.0,
-            0.0,
-            0.0,
+            0.0947, 0.3157, 0.2832, 0.4888, 0.5239, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,
             0.0,
         ),
         "side": (
-            0.2587,
-            0.5174,
-            0.8958,
-            0.3938,
-            0.7568,
-            0.0,
-            0.0,
-            0.0,
-            0.0734,
-            0.0039,
-            0.0541,
-            0.0,
-            0.0,
-            0.0,
-            0.0,
-            0.0,
-            0.0,
+            0.2587, 0.5174, 0.8958, 0.3938, 0.7568, 0.0, 0.0, 0.0, 0.0734, 0.0039, 0.0541, 0.0, 0.0, 0.0,
+            0.0, 0.0, 0.0,
         ),
         "back": (
-            0.9597,
-            0.9942,
-            0.9908,
-            0.2992,
-            0.443,
-            0.0,
-            0.0,
-            0.0057,
-            0.0,
-            0.0391,
-            0.0552,
-            0.0,
-            0.0,
-            0.0,
-            0.0,
-            0.0,
-            0.0,
+            0.9597, 0.9942, 0.9908, 0.2992, 0.443, 0.0, 0.0, 0.0057, 0.0, 0.0391, 0.0552, 0.0, 0.0, 0.0,
+            0.0, 0.0, 0.0,
         ),
     },
     missing_rate_by_size=(0.1751, 0.1771, 0.16, 0.1506, 0.1568, 0.2178, 0.2178),
@@ -966,23 +907,8 @@ CALIBRATED = NoiseParams(
     missing_rate_occluded=0.1205,
     missing_rate_out_of_frame=0.7368,
     conf_logit_std=(
-        1.828,
-        2.389,
-        2.168,
-        2.001,
-        1.619,
-        1.104,
-        1.647,
-        1.19,
-        1.63,
-        1.202,
-        1.349,
-        0.948,
-        1.113,
-        0.871,
-        0.887,
-        0.746,
-        0.772,
+        1.828, 2.389, 2.168, 2.001, 1.619, 1.104, 1.647, 1.19, 1.63, 1.202, 1.349, 0.948, 1.113, 0.871,
+        0.887, 0.746, 0.772,
     ),
     conf_tau_s=1.538,
     swap_rate={
@@ -998,6 +924,7 @@ CALIBRATED = NoiseParams(
     false_detections_per_frame=0.0021,
     box_margins={"top": 0.0953, "bottom": 0.0947, "left": 0.0579, "right": 0.0615},
 )
+# fmt: on
 
 
 def _or(value, fallback: float) -> float:
@@ -1046,7 +973,7 @@ def latent_correlation(miss_rate: float, persistence: float) -> float:
 
     p = float(np.clip(miss_rate, 1e-3, 1 - 1e-3))
     q = float(np.clip(persistence, p + 1e-6, 1 - 1e-6))
-    c = float(_probit(np.array(p)))
+    c = float(ndtri(np.array(p)))
 
     def gap(rho: float) -> float:
         both = multivariate_normal(mean=[0.0, 0.0], cov=[[1.0, rho], [rho, 1.0]]).cdf([c, c])
@@ -1188,7 +1115,7 @@ class PoseNoiseModel:
         share_hidden = hidden.mean(axis=1)
         p_miss = 1.0 - (1.0 - p_size) * (1.0 - share_hidden**OCCLUSION_MISS_EXPONENT)
         p_miss = np.where(present, p_miss, 1.0)
-        missed = _ar1(rng, (n,), self._detection_rho) < _probit(np.clip(p_miss, 1e-9, 1.0))
+        missed = _ar1(rng, (n,), self._detection_rho) < ndtri(np.clip(p_miss, 1e-9, 1.0))
 
         # confidences: a latent logit per joint, AR(1) in time; conf < 0.5 (missing) with the calibrated rate
         rho_c = ar1_rho(par.conf_tau_s, fps)
@@ -1207,7 +1134,7 @@ class PoseNoiseModel:
         p_missing = np.where(occluded, np.maximum(p_missing, par.missing_rate_occluded), p_missing)
         p_missing = np.where(out, np.maximum(p_missing, par.missing_rate_out_of_frame), p_missing)
         spread = np.array(par.conf_logit_std)
-        mean = spread * _probit(1.0 - np.clip(p_missing, 1e-4, 1 - 1e-4))
+        mean = spread * ndtri(1.0 - np.clip(p_missing, 1e-4, 1 - 1e-4))
         conf = expit(mean + spread * _ar1(rng, (n, N_KEYPOINTS), rho_c))
 
         # positions: correlated jitter scaled to the box height; joints the model is unsure of jitter more
@@ -1265,36 +1192,29 @@ class PoseNoiseModel:
         return state
 
     def _false_detections(self, n_frames, image_size, rng, imgsz):
+        """Yield (frame, box, score, keypoints) of short-lived detections of nobody (background clutter)."""
         par = self.params
         w, h = image_size
-        t = 0
-        scale = max(image_size) / imgsz
-        low, spread = par.score_logit_median_by_size[0], par.score_logit_std_by_size[0]
-        while t < n_frames:
-            if rng.random() < par.false_detections_per_frame / FALSE_DETECTION_MEAN_FRAMES:
-                bh = rng.uniform(*FALSE_DETECTION_HEIGHT_INPUT_PX) * scale
-                bw = bh * FALSE_DETECTION_ASPECT
-                x1, y1 = rng.uniform(0, max(1.0, w - bw)), rng.uniform(0, max(1.0, h - bh))
-                box = np.array([x1, y1, min(w, x1 + bw), min(h, y1 + bh)])
-                xy = np.column_stack(
-                    [rng.uniform(box[0], box[2], N_KEYPOINTS), rng.uniform(box[1], box[3], N_KEYPOINTS)]
+        px_per_input_px = max(image_size) / imgsz
+        # a false detection starts with this probability per frame, so that the calibrated number of them
+        # is present per frame on average
+        start = par.false_detections_per_frame / FALSE_DETECTION_MEAN_FRAMES
+        low_score, spread = min(par.score_logit_median_by_size[0], 0.0), par.score_logit_std_by_size[0]
+        for t in np.flatnonzero(rng.random(n_frames) < start):
+            bh = rng.uniform(*FALSE_DETECTION_HEIGHT_INPUT_PX) * px_per_input_px
+            bw = bh * FALSE_DETECTION_ASPECT
+            x1, y1 = rng.uniform(0, max(1.0, w - bw)), rng.uniform(0, max(1.0, h - bh))
+            box = np.array([x1, y1, min(w, x1 + bw), min(h, y1 + bh)])
+            xy = np.column_stack(
+                [rng.uniform(box[0], box[2], N_KEYPOINTS), rng.uniform(box[1], box[3], N_KEYPOINTS)]
+            )
+            lifetime = int(rng.geometric(1.0 / FALSE_DETECTION_MEAN_FRAMES))
+            for k in range(int(t), min(n_frames, int(t) + lifetime)):
+                conf = rng.uniform(0.02, 0.6, N_KEYPOINTS)
+                score = float(
+                    np.clip(expit(low_score + spread * rng.standard_normal()), DETECTION_CONF + 0.005, 0.6)
                 )
-                frames = 1 + rng.geometric(1.0 / FALSE_DETECTION_MEAN_FRAMES) - 1
-                for k in range(t, min(n_frames, t + frames)):
-                    conf = rng.uniform(0.02, 0.6, N_KEYPOINTS)
-                    score = float(
-                        np.clip(
-                            expit(min(low, 0.0) + spread * rng.standard_normal()), DETECTION_CONF + 0.005, 0.6
-                        )
-                    )
-                    yield k, box, score, np.column_stack([xy, conf])
-            t += 1
-
-
-def _probit(p: np.ndarray) -> np.ndarray:
-    from scipy.special import ndtri
-
-    return ndtri(p)
+                yield k, box, score, np.column_stack([xy, conf])
 
 
 def _clip_boxes(boxes: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
