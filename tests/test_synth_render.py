@@ -15,6 +15,7 @@ from core.synth.render import (
     project_joints,
     render_clip,
     render_frame,
+    render_joints,
 )
 
 WIDTH, HEIGHT, FOCAL = 640, 480, 560.0
@@ -108,6 +109,17 @@ def test_clip_is_a_generator_with_labels_per_frame():
         assert f.image_bgr.shape == (HEIGHT, WIDTH, 3) and f.image_bgr.dtype == np.uint8
         assert f.patient_mask.shape == (HEIGHT, WIDTH) and f.patient_mask.any()
         assert f.boxes_px.shape == (2, 4)
+
+
+def test_world_joints_render_like_projected_ones():
+    project = look_at_camera(*VIEWS["oblique_high"], FOCAL, WIDTH, HEIGHT)
+    joints = walking_bodies(2, 10.0, 1.7, (-0.6, 0.0), 0.0)[:, None]
+    uv, depth = project_joints(joints, project)
+    apps = _appearances(np.random.default_rng(0), 1)
+    style = _plain_style()
+    direct = list(render_clip(uv, depth, FOCAL, apps, style, 0, np.random.default_rng(1)))
+    world = list(render_joints(joints, project, FOCAL, apps, style, 0, np.random.default_rng(1)))
+    assert all(np.array_equal(a.image_bgr, b.image_bgr) for a, b in zip(direct, world, strict=True))
 
 
 def test_people_out_of_view_or_absent_have_no_box():

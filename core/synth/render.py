@@ -104,8 +104,9 @@ CLOTHING_BGR: tuple[tuple[int, int, int], ...] = (
 class Appearance:
     """How one simulated person looks: clothing colours by part, skin, hair, sleeves and build.
 
-    ``build`` scales limb girth (body height comes from the joints); ``short_sleeves`` shows skin on the
-    forearms and ``shorts`` on the shanks.
+    ``clothing_bgr`` needs "torso", "arms", "legs" and "feet"; a "head" colour (a hat, a hood) replaces
+    the hair colour. ``build`` scales limb girth (body height comes from the joints); ``short_sleeves``
+    shows skin on the forearms and ``shorts`` on the shanks.
     """
 
     clothing_bgr: dict[str, tuple[int, int, int]]
@@ -446,7 +447,7 @@ def _person_capsules(points: np.ndarray, appearance: Appearance, person: int) ->
     # Hair: a sphere shifted back (away from the nose) and up, so it caps the skull and covers the back.
     back = _unit(ear_mid - points[J["nose"]])
     hair_centre = top_centre + (back + up) * HAIR_BACK_SHIFT * head_radius
-    hair = np.asarray(appearance.hair_bgr, np.float32)
+    hair = np.asarray(appearance.clothing_bgr.get("head", appearance.hair_bgr), np.float32)
     caps.append(_Capsule(hair_centre, hair_centre, head_radius * HAIR_RADIUS_SCALE, hair, person))
     for side in ("left", "right"):
         wrist, elbow = points[J[f"{side}_wrist"]], points[J[f"{side}_elbow"]]
@@ -691,3 +692,18 @@ def render_clip(
     rng = rng if rng is not None else np.random.default_rng(0)
     for t in range(uv_px.shape[0]):
         yield render_frame(uv_px[t], depth_m[t], focal_px, appearances, style, patient, rng, principal_px)
+
+
+def render_joints(
+    joints_m: np.ndarray,
+    project: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+    focal_px: float,
+    appearances: Sequence[Appearance],
+    style: RenderStyle,
+    patient: int | None = 0,
+    rng: np.random.Generator | None = None,
+    principal_px: tuple[float, float] | None = None,
+) -> Iterator[RenderedFrame]:
+    """:func:`render_clip` for world joints ``(T, P, J, 3)`` seen through a pinhole ``project``."""
+    uv_px, depth_m = project_joints(joints_m, project)
+    return render_clip(uv_px, depth_m, focal_px, appearances, style, patient, rng, principal_px)
