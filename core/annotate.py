@@ -117,3 +117,26 @@ def track_thumbnail(video_path: str | Path, track: Track, height_px: int = 96) -
         return np.zeros((height_px, height_px // 2, 3), np.uint8)
     scale = height_px / crop.shape[0]
     return cv2.resize(crop, (max(1, int(crop.shape[1] * scale)), height_px), interpolation=cv2.INTER_AREA)
+
+
+def annotated_video_for(analysis, progress: Progress | None = None) -> Path:
+    """The analysis's annotated preview in the media folder, rendered once per video, settings and patient."""
+    from core.cache import settings_digest
+    from core.settings import settings
+
+    key = settings_digest({**analysis.settings.to_dict(), "patient": analysis.selection.track_id})
+    path = settings().media_dir / "annotated" / f"{analysis.sha256}-{key}.webm"
+    if not path.is_file():
+        tmp = path.with_name(path.stem + ".part.webm")
+        render_annotated_video(
+            analysis.video.path,
+            analysis.video.fps,
+            analysis.video.width,
+            analysis.tracks,
+            analysis.selection.track_id,
+            tmp,
+            progress,
+            analysis.video.frames,
+        )
+        tmp.replace(path)
+    return path

@@ -18,7 +18,13 @@ from core.errors import InputError
 
 # Modules that contribute commands, imported only when the CLI runs.
 # Add a module here when it gains an ``add_cli``.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = (
+    "core.commands",
+    "core.bench",
+    "core.agreement_cli",
+    "core.sensors",
+    "core.synth.cli",
+)
 
 
 def write_json(document: dict, path: str | Path | None) -> None:

@@ -19,6 +19,7 @@ from core.cache import StageCache, file_sha256
 from core.errors import InputError
 from core.pose import PoseEstimator, PoseSettings
 from core.selection import select_patient
+from core.storage.records import AnalysisRecord
 from core.tracking import TrackingSettings, track_people
 from core.types import PatientSelection, PoseSequence, Track, VideoInfo
 from core.video import probe_video
@@ -64,6 +65,34 @@ class VideoAnalysis:
     @property
     def patient(self) -> Track | None:
         return next((t for t in self.tracks if t.id == self.selection.track_id), None)
+
+    def reselect(self, override: int | None) -> VideoAnalysis:
+        """The same analysis with the patient chosen by the user (``None``: the automatic choice again)."""
+        try:
+            selection = select_patient(self.tracks, self.video.fps, len(self.poses.frames), override=override)
+        except ValueError as error:
+            raise InputError(str(error)) from error
+        return replace(self, selection=selection, settings=replace(self.settings, patient_override=override))
+
+    def to_record(
+        self, input_name: str, input_path: str | None, annotated_path: str | None
+    ) -> AnalysisRecord:
+        """What the database keeps of this analysis."""
+        document = self.to_document()
+        return AnalysisRecord(
+            kind="gait",
+            input_name=input_name,
+            input_sha256=self.sha256,
+            document=document,
+            settings=self.settings.to_dict(),
+            model_versions=self.model_versions(),
+            timings=document["timings"],
+            input_path=input_path,
+            annotated_path=annotated_path,
+            patient_track_id=self.selection.track_id,
+            selection_manual=self.selection.manual,
+            quality_usable=document["quality"]["usable"],
+        )
 
     def model_versions(self) -> dict[str, str]:
         return {"pose": self.poses.model}

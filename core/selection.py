@@ -9,8 +9,8 @@ For each track, in units of the person's own median box height ("body heights", 
 compare fairly):
 
 - the trajectory (box centre across the image, and log box height for depth: a person walking toward the
-  camera grows) is smoothed over ``SMOOTHING_S`` (about one gait cycle), which cancels the bounce of steps
-  and the flailing of someone jumping in place;
+  camera grows) is smoothed twice over ``SMOOTHING_S`` (a slow walker's gait cycle), which cancels the
+  bounce of steps and the flailing of someone jumping in place;
 - ``progression`` is the path length of that smoothed trajectory sampled every ``PATH_SAMPLE_S``: sustained
   travel, which also counts a patient who walks, turns and walks back;
 - ``oscillation`` is the RMS of what smoothing removed, per axis: small for walking (the body bounces a few
@@ -33,13 +33,14 @@ from scipy.ndimage import uniform_filter1d
 
 from core.types import Candidate, PatientSelection, Track
 
-SMOOTHING_S = 1.0
-PATH_SAMPLE_S = 0.5
+SMOOTHING_S = 1.5  # at least one gait cycle of a slow walker (1.2-1.5 s), and several jumps
+PATH_SAMPLE_S = 1.0
 DEPTH_TO_BODY_HEIGHTS = 3.0
 PROGRESSION_SCALE = 1.0  # body heights: a score of 0.63 before penalties at one body height travelled
 OSCILLATION_SCALE = 0.1  # body heights RMS: halves the score of someone bouncing 10% of their height
 FULL_DURATION_S = 4.0  # tracks shorter than this are penalised in proportion (a glimpse is not a patient)
-MIN_PROGRESSION = 0.5  # body heights: below this a person is "in place"
+# body heights: below this a person is "in place"; a gait trial covers several (a 5 m walkway is ~3)
+MIN_PROGRESSION = 1.0
 MIN_TRACK_FRAMES = 3
 
 
@@ -70,7 +71,11 @@ def score_track(track: Track, fps: float, analysed_frames: int) -> Candidate:
     y = np.interp(grid, frames, centers[:, 1]) / body
     z = np.interp(grid, frames, np.log(heights)) * DEPTH_TO_BODY_HEIGHTS
     window = max(1, round(SMOOTHING_S * fps / step))
-    smooth = [uniform_filter1d(v, size=window, mode="nearest") for v in (x, y, z)]
+    # a moving average applied twice (a triangular window) leaves far less ripple from periodic motion
+    smooth = [
+        uniform_filter1d(uniform_filter1d(v, size=window, mode="nearest"), size=window, mode="nearest")
+        for v in (x, y, z)
+    ]
     residual = np.column_stack([v - s for v, s in zip((x, y, z), smooth, strict=True)])
     oscillation = float(np.sqrt(np.mean(residual**2) * 3)) if len(grid) > 1 else 0.0
 

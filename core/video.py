@@ -38,8 +38,9 @@ END_SLACK_SHARE = 0.01
 BROWSER_VIDEO_MIME = "video/webm"
 BROWSER_VIDEO_SUFFIX = ".webm"
 BROWSER_VIDEO_FOURCC = "VP80"
-# Annotated videos are previews: VP8 encodes ~40 fps at 640x360 but ~19 fps at 960x540 on 2 cores.
-MAX_ANNOTATED_WIDTH = 960
+# Annotated videos are previews: OpenCV's VP8 encoder runs ~40 fps at 640x360 but ~19 fps at 960x540 on
+# 2 cores, and ignores quality settings (about 11 Mbit/s at 960x540), so previews stay 640 wide.
+MAX_ANNOTATED_WIDTH = 640
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".ts", ".wmv", ".flv")
 
@@ -103,9 +104,12 @@ def _declared_codec(path: Path, container: str) -> str:
     """The codec a file says it uses, read from its header when OpenCV cannot open it."""
     head = path.open("rb").read(64 * 1024)
     if container == "avi":
-        i = head.find(b"strhvids")
+        # 'strh' chunk: id, size, fccType ('vids' for video), fccHandler (the codec)
+        i = head.find(b"strh")
+        while i >= 0 and head[i + 8 : i + 12] != b"vids":
+            i = head.find(b"strh", i + 4)
         if i >= 0:
-            return head[i + 8 : i + 12].decode("ascii", errors="replace").strip("\x00 ") or "unknown"
+            return head[i + 12 : i + 16].decode("ascii", errors="replace").strip("\x00 ") or "unknown"
     return "unknown"
 
 

@@ -44,3 +44,21 @@ def shared_data() -> Path:
 def artifacts_dir() -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def demo_clip(tmp_path_factory) -> Path:
+    """A 4 s, 640x480 clip of three real people: a walker crossing, a bystander, someone bobbing in place."""
+    from core.demo import make_demo_clip
+
+    return make_demo_clip(tmp_path_factory.mktemp("clips") / "demo.mp4", seconds=4.0, fps=15.0)
+
+
+@pytest.fixture(scope="session")
+def demo_analysis(demo_clip):
+    """The demo clip analysed once per test session, with the stage cache in the test data folder."""
+    from core.cache import StageCache
+    from core.pipeline import analyse_video
+    from core.settings import settings
+
+    return analyse_video(demo_clip, cache=StageCache(settings().cache_dir))

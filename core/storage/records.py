@@ -68,7 +68,8 @@ def _check_patient_fields(code: str, birth_year: int | None, sex: str | None, he
     if height_cm is not None and not (MIN_HEIGHT_CM <= height_cm <= MAX_HEIGHT_CM):
         problems.append(f"height {height_cm:g} cm is not between {MIN_HEIGHT_CM:g} and {MAX_HEIGHT_CM:g} cm")
     if problems:
-        raise InputError("; ".join(problems).capitalize())
+        message = "; ".join(problems)
+        raise InputError(message[0].upper() + message[1:])
     return code
 
 
@@ -133,10 +134,33 @@ def media_path(name: str | None) -> Path | None:
     return settings().media_dir / name if name else None
 
 
-def save_analysis(db: Database, visit_id: int, record: AnalysisRecord) -> int:
-    """Store the analysis and all its results in one transaction; returns the new analysis id."""
+def save_analysis(
+    db: Database,
+    record: AnalysisRecord,
+    *,
+    visit_id: int | None = None,
+    new_visit_of: int | None = None,
+    visit_date: date | None = None,
+    visit_label: str | None = None,
+) -> int:
+    """Store the analysis and all its results in one transaction; returns the new analysis id.
+
+    Pass ``visit_id`` for an existing visit, or ``new_visit_of`` (a patient id) to open a visit in the same
+    transaction, so a failed save leaves neither an empty visit nor a partial analysis behind.
+    """
     with db.transaction() as session:
-        if session.get(Visit, visit_id) is None:
+        if visit_id is None:
+            if new_visit_of is None or session.get(Patient, new_visit_of) is None:
+                raise InputError("Choose an existing patient to save this analysis to")
+            visit = Visit(
+                patient_id=new_visit_of,
+                visit_date=visit_date or date.today(),
+                label=(visit_label or "").strip() or None,
+            )
+            session.add(visit)
+            session.flush()
+            visit_id = visit.id
+        elif session.get(Visit, visit_id) is None:
             raise InputError("That visit no longer exists")
         trial = session.scalar(
             select(func.coalesce(func.max(Analysis.trial), 0)).where(
@@ -167,6 +191,45 @@ def save_analysis(db: Database, visit_id: int, record: AnalysisRecord) -> int:
         session.add(analysis)
         session.flush()
         return analysis.id
+
+
+@dataclass(frozen=True)
+class PatientOverview:
+    id: int
+    code: str
+    birth_year: int | None
+    sex: str | None
+    height_cm: float | None
+    visits: int
+    analyses: int
+    last_visit: date | None
+
+
+def patient_overview(db: Database) -> list[PatientOverview]:
+    """Every patient with counts of visits and analyses, for the patient list."""
+    with db.reading() as session:
+        visits = (
+            select(
+                Visit.patient_id, func.count(Visit.id).label("n"), func.max(Visit.visit_date).label("last")
+            )
+            .group_by(Visit.patient_id)
+            .subquery()
+        )
+        analyses = (
+            select(Visit.patient_id, func.count(Analysis.id).label("n"))
+            .join(Analysis)
+            .group_by(Visit.patient_id)
+        ).subquery()
+        rows = session.execute(
+            select(Patient, visits.c.n, visits.c.last, analyses.c.n)
+            .outerjoin(visits, visits.c.patient_id == Patient.id)
+            .outerjoin(analyses, analyses.c.patient_id == Patient.id)
+            .order_by(Patient.code)
+        )
+        return [
+            PatientOverview(p.id, p.code, p.birth_year, p.sex, p.height_cm, nv or 0, na or 0, last)
+            for p, nv, last, na in rows
+        ]
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,67 @@
+"""``python -m core gait VIDEO``: the patient's analysis as JSON, for scripts and batch work."""
+
+from __future__ import annotations
+
+import argparse
+
+from core.cache import StageCache
+from core.errors import InputError
+from core.pipeline import AnalysisSettings, analyse_video
+from core.pose import IMGSZ_CHOICES, PoseSettings
+from core.settings import settings
+from core.tracking import TRACKERS, TrackingSettings
+
+
+def add_analysis_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--imgsz", type=int, default=PoseSettings.imgsz, choices=IMGSZ_CHOICES, help="pose image size"
+    )
+    parser.add_argument("--stride", type=int, default=1, help="analyse every n-th frame (default 1)")
+    parser.add_argument(
+        "--tracker", default="iou", choices=TRACKERS, help="tracker (default: the seed's IoU)"
+    )
+    parser.add_argument(
+        "--patient", type=int, default=None, help="track id of the patient (overrides selection)"
+    )
+    parser.add_argument("--no-cache", action="store_true", help="do not read or write the stage cache")
+
+
+def analysis_settings(args: argparse.Namespace) -> AnalysisSettings:
+    if args.stride < 1:
+        raise InputError("--stride must be 1 or more")
+    return AnalysisSettings(
+        pose=PoseSettings(imgsz=args.imgsz, stride=args.stride),
+        tracking=TrackingSettings(method=args.tracker),
+        patient_override=args.patient,
+    )
+
+
+def run_gait(args: argparse.Namespace) -> dict:
+    if args.height_cm is not None and not (50 <= args.height_cm <= 250):
+        raise InputError(f"--height-cm {args.height_cm:g} is not a plausible height (50-250 cm)")
+    cache = StageCache(None if args.no_cache else settings().cache_dir)
+    analysis = analyse_video(args.video, analysis_settings(args), cache)
+    document = analysis.to_document()
+    if args.annotate:
+        from core.annotate import render_annotated_video
+
+        path = render_annotated_video(
+            args.video,
+            analysis.video.fps,
+            analysis.video.width,
+            analysis.tracks,
+            analysis.selection.track_id,
+            args.annotate,
+        )
+        document["annotated_video"] = str(path)
+    return document
+
+
+def add_cli(subparsers) -> None:
+    gait = subparsers.add_parser("gait", help="tracks, the patient and gait parameters of a walking video")
+    gait.add_argument("video", help="video file (MP4, MOV, AVI, MKV/WebM)")
+    gait.add_argument("--height-cm", type=float, default=None, help="patient height, calibrates lengths")
+    gait.add_argument("--json", default=None, metavar="OUT", help="write the JSON here (default: stdout)")
+    gait.add_argument("--annotate", default=None, metavar="OUT.webm", help="also write the annotated video")
+    add_analysis_options(gait)
+    gait.set_defaults(func=run_gait)
