@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from synth_bodies import noise_test_scene
 
 from core.synth.noise import (
     CALIBRATED,
@@ -20,6 +19,7 @@ from core.synth.noise import (
     size_bin,
 )
 from core.types import KEYPOINT_NAMES, FramePoses
+from tests.synth_bodies import noise_test_scene
 
 BODY = [n for n in KEYPOINT_NAMES if n not in ("nose", "left_eye", "right_eye", "left_ear", "right_ear")]
 # Tolerances: the simulated clips hold a few minutes of person-frames, and the noise is correlated in

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from synth_bodies import VIEWS, look_at_camera, standing_bodies, walking_bodies
 
 from core.synth.render import (
     Appearance,
@@ -17,6 +16,7 @@ from core.synth.render import (
     render_frame,
     render_joints,
 )
+from tests.synth_bodies import VIEWS, look_at_camera, standing_bodies, walking_bodies
 
 WIDTH, HEIGHT, FOCAL = 640, 480, 560.0
 BACKDROP_BGR = (255, 0, 255)  # magenta: no skin, hair or clothing colour is exactly this
