@@ -234,3 +234,26 @@ def test_calibration_reproduces_on_a_real_clip(shared_data):
     ]
     assert 1 / 3 < np.median(jitter) < 3
     assert stats["jitter_lag1_by_fps"]["60"] == pytest.approx(CALIBRATION_LAG1_60FPS, abs=0.1)
+
+
+def test_dataset_hook_reports_scene_people():
+    """``detect_keypoints(SceneClip)``: the dataset builder's hook, on the lab's own walker and camera."""
+    from core.synth.body import Body
+    from core.synth.camera import camera_for_view
+    from core.synth.noise import detect_keypoints
+    from core.synth.scene import Person, film
+    from core.synth.walker import GaitParameters, walk
+
+    motion = walk(GaitParameters(), Body(170.0), 3.0, 30.0, np.random.default_rng(0))[0]
+    clip = film(
+        camera_for_view("across", motion, np.random.default_rng(1)), [Person(motion, "patient", "walk")]
+    )
+    detected = detect_keypoints(clip)
+    assert detected.shape == (clip.frames, 1, 17, 3)
+    found = np.isfinite(detected[:, 0, 0, 0])
+    assert found.mean() > 0.8
+    box_h = np.nanmedian(clip.boxes_px[:, 0, 3] - clip.boxes_px[:, 0, 1])
+    error = np.linalg.norm(detected[found, 0, :, :2] - clip.keypoints_px[found, 0], axis=-1)
+    assert np.median(error) < 0.03 * box_h
+    assert (detected[~found, 0, :, 2] == 0).all()
+    assert np.array_equal(detect_keypoints(clip), detected, equal_nan=True)  # seeded by the scene

@@ -176,3 +176,22 @@ def test_yolo_finds_rendered_people():
         confident = kp[:, 2] >= 0.5
         error = np.linalg.norm(kp[confident, :2] - gt[confident], axis=1)
         assert np.median(error) < 0.1 * (box[3] - box[1])
+
+
+def test_dataset_hook_writes_video_and_masks(tmp_path):
+    """``render_video(SceneClip, path)``: the dataset builder's hook, through the project's video writer."""
+    from core.synth.body import Body
+    from core.synth.camera import Camera
+    from core.synth.render import load_patient_masks, render_video
+    from core.synth.scene import Person, film
+    from core.synth.walker import GaitParameters, walk
+    from core.video import probe_video
+
+    motion = walk(GaitParameters(), Body(170.0), 3.0, 4.0, np.random.default_rng(0))[0]
+    camera = Camera.look_at([1.0, -5.0, 1.2], [1.0, 0.0, 0.9], width_px=320, height_px=240, hfov_deg=70.0)
+    clip = film(camera, [Person(motion, "patient", "walk")], seed=5)
+    path = render_video(clip, tmp_path / "clip.mp4")
+    info = probe_video(path)
+    assert (info.width, info.height, info.frames) == (320, 240, clip.frames)
+    masks = load_patient_masks(path.with_name("clip_labels.npz"))
+    assert masks.shape == (clip.frames, 240, 320) and masks.any(axis=(1, 2)).all()

@@ -30,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -707,3 +708,66 @@ def render_joints(
     """:func:`render_clip` for world joints ``(T, P, J, 3)`` seen through a pinhole ``project``."""
     uv_px, depth_m = project_joints(joints_m, project)
     return render_clip(uv_px, depth_m, focal_px, appearances, style, patient, rng, principal_px)
+
+
+# --- the motion lab's dataset hook ------------------------------------------------------------------------
+
+RENDER_STREAM = 0x52454E44  # "REND": the renderer's own random stream, derived from the scene's seed
+
+
+def horizon_y(camera) -> float | None:
+    """Image row of the horizon (where the floor meets the sky or far wall) for a level world, if visible."""
+    forward = np.asarray(camera.rotation, float)[2]
+    level = np.array([forward[0], forward[1], 0.0])
+    if np.linalg.norm(level) < 1e-6:
+        return None  # looking straight down: no horizon
+    far = np.asarray(camera.position_m, float) + 1e4 * level / np.linalg.norm(level)
+    uv, depth = camera.project(far[None])
+    v = float(np.asarray(uv).reshape(-1, 2)[0, 1])
+    return v if np.isfinite(v) and float(np.asarray(depth).reshape(-1)[0]) > 0 else None
+
+
+def render_video(clip, path: str | Path, rng: np.random.Generator | None = None) -> Path:
+    """Film a simulated scene (:class:`core.synth.scene.SceneClip`) as a video with its pixel labels.
+
+    Writes the frames through the project's video writer (:class:`core.video.AnnotatedVideoWriter`, WebM)
+    and, beside them, ``<name>_labels.npz``: ``patient_mask_bits`` (the patient's masks, ``np.packbits``
+    of the (T, H, W) booleans), ``mask_shape``, ``boxes_px (T, P, 4)`` and ``visible_fraction (T, P)``.
+    Person 0 is the patient. Returns the video's path.
+    """
+    from core.video import AnnotatedVideoWriter, OutputSize
+
+    camera = clip.camera
+    rng = rng if rng is not None else np.random.default_rng([int(clip.seed), RENDER_STREAM])
+    style = RenderStyle.random(camera.width_px, camera.height_px, rng, horizon_y=horizon_y(camera))
+    appearances = [Appearance.random(rng) for _ in clip.people]
+    frames = render_joints(
+        clip.joints_m, camera.project, camera.focal_px, appearances, style, 0, rng, camera.principal
+    )
+    # even sizes: VP8 needs them, and the writer would otherwise resize (and the masks would not match)
+    size = OutputSize(camera.width_px // 2 * 2, camera.height_px // 2 * 2)
+    masks, boxes, visible = [], [], []
+    with AnnotatedVideoWriter(path, clip.fps, size) as writer:
+        for frame in frames:
+            image = frame.image_bgr[: size.height, : size.width]
+            writer.write(image)
+            masks.append(np.packbits(frame.patient_mask[: size.height, : size.width]))
+            boxes.append(frame.boxes_px)
+            visible.append(frame.visible_fraction)
+    labels = Path(writer.path).with_name(Path(writer.path).stem + "_labels.npz")
+    np.savez_compressed(
+        labels,
+        patient_mask_bits=np.stack(masks) if masks else np.zeros((0, 0), np.uint8),
+        mask_shape=np.array([len(masks), size.height, size.width]),
+        boxes_px=np.stack(boxes) if boxes else np.zeros((0, len(clip.people), 4), np.float32),
+        visible_fraction=np.stack(visible) if visible else np.zeros((0, len(clip.people)), np.float32),
+    )
+    return Path(writer.path)
+
+
+def load_patient_masks(labels_path: str | Path) -> np.ndarray:
+    """(T, H, W) bool patient masks from a ``_labels.npz`` written by :func:`render_video`."""
+    with np.load(labels_path) as data:
+        frames, height, width = (int(v) for v in data["mask_shape"])
+        bits = data["patient_mask_bits"]
+    return np.unpackbits(bits, axis=1, count=height * width).reshape(frames, height, width).astype(bool)
