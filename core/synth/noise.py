@@ -6,6 +6,8 @@ from the scene) into what YOLO11n-pose would emit - one :class:`~core.types.Fram
 gait, fall and tracking code can be trained and tested on data that looks like the detector's output.
 :func:`measure_pose_statistics` measures the same statistics on any detector output, real or simulated, and
 :func:`measure_pose_noise` runs the real model on real clips to calibrate :data:`CALIBRATED`.
+:func:`detect_keypoints` is the dataset builder's hook (a :class:`core.synth.scene.SceneClip` in,
+``(T, P, 17, 3)`` detected keypoints out).
 
 The model, per simulated person (sizes enter as the box height in the network's input pixels,
 ``height x imgsz / longer image side``, because that - not the video's resolution - limits the detector):

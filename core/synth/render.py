@@ -21,8 +21,24 @@ world positions with a ``project`` callable (:func:`project_joints`). The render
 points from pixels and depth (``X = u z / f``), so any pinhole camera works without knowing its principal
 point. Frames are produced by a generator (:func:`render_clip`) so long clips never sit in memory.
 
-Realism was tuned against YOLO11n-pose (the product's pose model): see ``tests/test_synth_render.py`` and
-the renderer section of the noise-model report for the measured detection rates.
+How real it looks, to the product's pose model (YOLO11n-pose through :mod:`core.pose`, imgsz 640; walking
+and standing figures, side / toward / oblique-high views, 640x480 and 1280x720, random styles; 1,657
+unoccluded person-frames; measured 2026-11-21 with a scratch script, not a test): rendered people are
+found at the same sizes as real people are (real: :mod:`core.synth.noise`'s calibration table):
+
+| height in network-input px | 0-50 | 50-75 | 75-100 | 100-150 | 150-250 |
+|----------------------------|------|-------|--------|---------|---------|
+| rendered people found %    |  0   |   6   |   66   |  99.7   |   94    |
+| real people found % (YOLO) |  4   |  18   |   50   |   96    |   99    |
+
+People at least 100 input px tall are found 98.5 % of the time (side 100 %, oblique-high 100 %, toward
+95 %: one standing figure was never found); by image height, people of 100 px or more are found 97 % at
+640x480 but 61 % at 1280x720, where the model sees them at half size. Where found, YOLO's keypoints lie a
+median 2.7 % of the box height from the true joints (90th percentile 8 %). No false detections. Rendering
+runs about 25 frames/s at 640x480 with two people and 12 frames/s at 1280x720 (one process, 2 cores).
+
+:func:`render_video` is the dataset builder's hook: it films a :class:`core.synth.scene.SceneClip`
+through the project's video writer and saves the patient's masks and everyone's boxes beside the video.
 """
 
 from __future__ import annotations
@@ -771,3 +787,97 @@ def load_patient_masks(labels_path: str | Path) -> np.ndarray:
         frames, height, width = (int(v) for v in data["mask_shape"])
         bits = data["patient_mask_bits"]
     return np.unpackbits(bits, axis=1, count=height * width).reshape(frames, height, width).astype(bool)
+
+
+def measure_detection_rate(
+    clips_per_view: int = 4,
+    frames_per_clip: int = 8,
+    imgsz: int = 640,
+    seed: int = 0,
+    detect: Callable[[list[np.ndarray]], list] | None = None,
+) -> dict:
+    """How often the pose model finds rendered people, by their height in network-input pixels and view.
+
+    Scenes come from the lab itself (a walking patient, one bystander, every camera view of
+    :func:`core.synth.camera.camera_for_view`); a person counts as found when a detection overlaps their
+    drawn box with IoU >= 0.5. Only people fully in the picture and at least 90 % unhidden are counted.
+    ``detect(images) -> list[FramePoses]`` defaults to YOLO11n-pose through :mod:`core.pose`.
+    """
+    from core.synth.body import Body
+    from core.synth.camera import VIEWS, camera_for_view
+    from core.synth.scene import Person, bystander, film
+    from core.synth.walker import sample_gait, walk
+    from core.tracking import iou_matrix
+
+    if detect is None:
+        from core.pose import PoseEstimator, PoseSettings
+
+        estimator = PoseEstimator(PoseSettings(imgsz=imgsz))
+
+        def detect(images: list[np.ndarray]) -> list:
+            return estimator.predict(images, list(range(len(images))))
+
+    rng = np.random.default_rng(seed)
+    edges = (0.0, 50.0, 75.0, 100.0, 150.0, 250.0, 400.0, 10_000.0)
+    rows = []  # (view index, input height, found, keypoint error % box height)
+    for v, view in enumerate(VIEWS):
+        for _ in range(clips_per_view):
+            body = Body.sample(rng)
+            motion = walk(sample_gait("normal", body, rng), body, 4.0, 10.0, rng)[0]
+            camera = camera_for_view(view, motion, rng)
+            people = [Person(motion, "patient", "walk")]
+            other = bystander(str(rng.choice(["stand", "walk", "cross"])), motion, camera, rng)
+            if other is not None:
+                people.append(other)
+            clip = film(camera, people)
+            picked = np.sort(rng.choice(clip.frames, size=min(frames_per_clip, clip.frames), replace=False))
+            joints = clip.joints_m[picked]
+            style = RenderStyle.random(camera.width_px, camera.height_px, rng, horizon_y=horizon_y(camera))
+            apps = [Appearance.random(rng) for _ in people]
+            frames = list(
+                render_joints(joints, camera.project, camera.focal_px, apps, style, 0, rng, camera.principal)
+            )
+            found = detect([f.image_bgr for f in frames])
+            for t, (frame, poses) in enumerate(zip(frames, found, strict=True)):
+                for p, box in enumerate(frame.boxes_px):
+                    if not np.isfinite(box).all() or frame.visible_fraction[p] < 0.9:
+                        continue
+                    if (
+                        box[0] <= 1
+                        or box[1] <= 1
+                        or box[2] >= camera.width_px - 1
+                        or box[3] >= camera.height_px - 1
+                    ):
+                        continue
+                    height_in = (box[3] - box[1]) * imgsz / max(camera.width_px, camera.height_px)
+                    iou = iou_matrix(box[None], poses.boxes)[0]
+                    hit = len(iou) > 0 and iou.max() >= 0.5
+                    error = np.nan
+                    if hit:
+                        kp = poses.keypoints[int(iou.argmax())]
+                        ok = kp[:, 2] >= 0.5
+                        truth = clip.keypoints_px[picked[t], p]
+                        if ok.any():
+                            error = float(np.median(np.linalg.norm(kp[ok, :2] - truth[ok], axis=1)))
+                            error = 100 * error / (box[3] - box[1])
+                    rows.append((v, height_in, hit, error))
+    data = np.array(rows, float).reshape(-1, 4)
+    bins = np.clip(np.digitize(data[:, 1], edges) - 1, 0, len(edges) - 2)
+    tall = data[:, 1] >= 100
+    return {
+        "imgsz": imgsz,
+        "size_edges_input_px": list(edges),
+        "found_by_size": [
+            float(data[bins == b, 2].mean()) if (bins == b).any() else None for b in range(len(edges) - 1)
+        ],
+        "people_by_size": [int((bins == b).sum()) for b in range(len(edges) - 1)],
+        "found_by_view_100px": {
+            view: float(data[tall & (data[:, 0] == v), 2].mean())
+            if (tall & (data[:, 0] == v)).any()
+            else None
+            for v, view in enumerate(VIEWS)
+        },
+        "keypoint_error_pct_median": float(np.nanmedian(data[:, 3]))
+        if np.isfinite(data[:, 3]).any()
+        else None,
+    }
