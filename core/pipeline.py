@@ -17,9 +17,10 @@ from pathlib import Path
 import core
 from core.cache import StageCache, file_sha256
 from core.errors import InputError
+from core.gait.analysis import GaitResult, GaitSettings, analyse_gait
 from core.pose import PoseEstimator, PoseSettings
 from core.selection import select_patient
-from core.storage.records import AnalysisRecord
+from core.storage.records import AnalysisRecord, ResultRow
 from core.tracking import TrackingSettings, track_people
 from core.types import PatientSelection, PoseSequence, Track, VideoInfo
 from core.video import probe_video
@@ -44,6 +45,7 @@ class AnalysisSettings:
     pose: PoseSettings = field(default_factory=PoseSettings)
     tracking: TrackingSettings = field(default_factory=TrackingSettings)
     patient_override: int | None = None
+    gait: GaitSettings = field(default_factory=GaitSettings)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -61,6 +63,7 @@ class VideoAnalysis:
     selection: PatientSelection
     timings: dict[str, float]
     cached_stages: list[str]
+    gait: GaitResult | None = None
 
     @property
     def patient(self) -> Track | None:
@@ -72,7 +75,14 @@ class VideoAnalysis:
             selection = select_patient(self.tracks, self.video.fps, len(self.poses.frames), override=override)
         except ValueError as error:
             raise InputError(str(error)) from error
-        return replace(self, selection=selection, settings=replace(self.settings, patient_override=override))
+        settings = replace(self.settings, patient_override=override)
+        analysis = replace(self, selection=selection, settings=settings)
+        return replace(analysis, gait=gait_of(analysis.patient, self.video, settings.gait))
+
+    def with_gait_settings(self, gait: GaitSettings) -> VideoAnalysis:
+        """The same tracks and patient, gait recomputed (a new calibration or event method)."""
+        settings = replace(self.settings, gait=gait)
+        return replace(self, settings=settings, gait=gait_of(self.patient, self.video, gait))
 
     def to_record(
         self, input_name: str, input_path: str | None, annotated_path: str | None
@@ -92,7 +102,17 @@ class VideoAnalysis:
             patient_track_id=self.selection.track_id,
             selection_manual=self.selection.manual,
             quality_usable=document["quality"]["usable"],
+            results=[
+                ResultRow(name, p["value"], p["unit"], p["uncertainty"], p["n"])
+                for name, p in document["parameters"].items()
+            ],
         )
+
+    def gait_document(self) -> dict:
+        if self.gait is None:
+            reason = "nobody to analyse" if self.patient is None else "the patient is seen too briefly"
+            return {"parameters": {}, "quality": {"usable": False, "reasons": [reason], "warnings": []}}
+        return self.gait.to_dict()
 
     def model_versions(self) -> dict[str, str]:
         return {"pose": self.poses.model}
@@ -107,10 +127,16 @@ class VideoAnalysis:
             "models": self.model_versions(),
             "tracks": [t.to_dict() for t in self.tracks],
             "patient": self.selection.to_dict(),
-            "parameters": {},
-            "quality": {"usable": False, "reasons": ["gait parameters are not computed by this version"]},
+            **self.gait_document(),
             "timings": {**{k: round(v, 3) for k, v in self.timings.items()}, "cached": self.cached_stages},
         }
+
+
+def gait_of(patient: Track | None, video: VideoInfo, settings: GaitSettings) -> GaitResult | None:
+    """Gait of the chosen patient; None when nobody is chosen or the track is too short to analyse."""
+    if patient is None or len(patient) < 10:
+        return None
+    return analyse_gait(patient, video, settings)
 
 
 def analyse_video(
@@ -177,8 +203,10 @@ def analyse_video(
         )
     except ValueError as error:
         raise InputError(str(error)) from error
+    patient = next((t for t in tracks if t.id == selection.track_id), None)
+    gait = timed("gait", lambda: gait_of(patient, video, settings.gait))
     timings["total"] = time.perf_counter() - started
     timings["fps"] = len(poses.frames) / timings["total"] if timings["total"] > 0 else 0.0
     if progress:
         progress(1.0, "done")
-    return VideoAnalysis(video, sha, settings, poses, tracks, selection, timings, cached)
+    return VideoAnalysis(video, sha, settings, poses, tracks, selection, timings, cached, gait)

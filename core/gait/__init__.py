@@ -1,0 +1,1 @@
+"""Gait analysis from video: events, GAITRite-named parameters, calibration, quality gate, validation."""
