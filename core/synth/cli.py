@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 
+from core.synth import noise_cli
 from core.synth.camera import VIEWS
 from core.synth.dataset import TASKS, BuildOptions, build_dataset
 
@@ -22,7 +23,7 @@ def add_cli(subparsers) -> None:
     make.add_argument("--n", type=int, required=True, help="number of clips")
     make.add_argument("--out", required=True, help="new (or empty) output folder")
     make.add_argument("--seed", type=int, default=0)
-    make.add_argument("--video", action="store_true", help="also render videos (needs core.synth.render)")
+    make.add_argument("--video", action="store_true", help="also render the scenes as videos (slower)")
     sensors = make.add_mutually_exclusive_group()
     sensors.add_argument(
         "--sensors", dest="sensors", action="store_true", default=None, help="write sensor CSVs"
@@ -38,6 +39,7 @@ def add_cli(subparsers) -> None:
     make.add_argument("--views", default=None, help=f"comma-separated subset of {','.join(VIEWS)}")
     make.add_argument("--json", default=None, help="also write the manifest summary here")
     make.set_defaults(func=_make)
+    noise_cli.add_cli(commands)
 
 
 def _make(args: argparse.Namespace) -> dict:
@@ -61,8 +63,6 @@ def _make(args: argparse.Namespace) -> dict:
             print(f"{done}/{total} clips", file=sys.stderr)
 
     manifest = build_dataset(options, progress)
-    for note in manifest["notes"]:
-        print(f"note: {note}", file=sys.stderr)
     return {
         "task": manifest["task"],
         "out": args.out,

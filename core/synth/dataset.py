@@ -16,30 +16,28 @@ Layout of ``DIR``::
     manifest.json                    task, seed, options, subjects per split, one row per clip, timings
     train/ val/ test/                every clip of a subject lies in one split only
         s0007_c01.npz                SceneClip.arrays(): keypoints_px (T,P,17,2), visible (T,P,17), ...
+                                     and keypoints_detected (T,P,17,3): what YOLO11n-pose would report
         s0007_c01.json               labels (and the camera, people and files)
         s0007_c01_sensors.csv        AIHub layout, 60 Hz (fall task, or --sensors)
         s0007_c01_waist.csv          time_s, ax_g, ay_g, az_g (fall task, or --sensors); also _wrist.csv
-        s0007_c01.mp4                only with --video once core.synth.render exists
+        s0007_c01.webm               with --video: the rendered scene (core.synth.render), and
+        s0007_c01_labels.npz         its patient masks, everyone's boxes and visible fractions
 
 Every clip is drawn from its own generator seeded by ``(seed, subject, clip)``, so a dataset is the same
 whatever the number of worker processes, and clip k of a bigger dataset equals clip k of a smaller one.
 Person 0 in every scene is the patient.
 
-Hooks filled by other parts of the lab, called only when present:
-``core.synth.noise.detect_keypoints(clip) -> (T, P, 17, 3)`` (saved as ``keypoints_detected``) and
-``core.synth.render.render_video(clip, path)``.
+The pose-detector noise model (:func:`core.synth.noise.detect_keypoints`) and the renderer
+(:func:`core.synth.render.render_video`) are the lab's other two parts.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import math
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, replace
-from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +47,8 @@ from core.errors import InputError
 from core.synth.body import Body, Motion
 from core.synth.camera import VIEWS, camera_for_view
 from core.synth.falls import ACTIVITIES, LOOKALIKES, simulate_activity
+from core.synth.noise import detect_keypoints
+from core.synth.render import render_video
 from core.synth.scene import BEHAVIOURS, Person, SceneClip, bystander, film
 from core.synth.sensors import body_worn_sensors, single_device, write_aihub_csv, write_device_csv
 from core.synth.walker import sample_gait, walk
@@ -63,11 +63,6 @@ GAIT_CONDITIONS = {"normal": 0.35, "elderly": 0.2, "inph": 0.15, "hemiparetic": 
 GAIT_VIEWS = {"toward": 0.35, "away": 0.25, "across": 0.15, "oblique": 0.15, "cctv": 0.1}
 OTHER_SPINAL_DISORDERS = ("lumbar_stenosis", "disc_herniation")
 FALL_VIEWS = {"cctv": 0.4, "oblique": 0.25, "across": 0.2, "toward": 0.15}
-
-HOOKS = {
-    "video": ("core.synth.render", "render_video"),
-    "pose_noise": ("core.synth.noise", "detect_keypoints"),
-}
 
 
 @dataclass(frozen=True)
@@ -120,14 +115,6 @@ class ClipSpec:
     @property
     def name(self) -> str:
         return f"s{self.subject:04d}_c{self.clip:02d}"
-
-
-@cache
-def _hook(name: str):
-    module, function = HOOKS[name]
-    if importlib.util.find_spec(module) is None:
-        return None
-    return getattr(importlib.import_module(module), function, None)
 
 
 def subject_splits(n_subjects: int, seed: int) -> dict[int, str]:
@@ -265,9 +252,7 @@ def _write_clip(spec: ClipSpec, clip: SceneClip, motion: Motion, rng, labels: di
     folder.mkdir(parents=True, exist_ok=True)
     files = {"arrays": f"{spec.split}/{spec.name}.npz", "labels": f"{spec.split}/{spec.name}.json"}
     arrays = clip.arrays()
-    detect = _hook("pose_noise")
-    if detect is not None:
-        arrays["keypoints_detected"] = np.asarray(detect(clip), dtype=np.float32)
+    arrays["keypoints_detected"] = np.asarray(detect_keypoints(clip), dtype=np.float32)
     np.savez(folder / f"{spec.name}.npz", **arrays)
     if opts.sensors:
         write_aihub_csv(body_worn_sensors(motion, rng), folder / f"{spec.name}_sensors.csv")
@@ -276,10 +261,8 @@ def _write_clip(spec: ClipSpec, clip: SceneClip, motion: Motion, rng, labels: di
             files[placement] = f"{spec.split}/{spec.name}_{placement}.csv"
         files["sensors"] = f"{spec.split}/{spec.name}_sensors.csv"
     if opts.video:
-        render = _hook("video")
-        if render is not None:
-            render(clip, folder / f"{spec.name}.mp4")
-            files["video"] = f"{spec.split}/{spec.name}.mp4"
+        written = render_video(clip, folder / spec.name)
+        files["video"] = f"{spec.split}/{written.name}"
     return files
 
 
@@ -290,13 +273,6 @@ def build_dataset(options: BuildOptions, progress=None) -> dict:
     if out.exists() and any(out.iterdir()):
         raise InputError(f"{out} is not empty; choose a new folder so no dataset is mixed with another")
     out.mkdir(parents=True, exist_ok=True)
-    notes = []
-    if opts.video and _hook("video") is None:
-        notes.append("no video written: core.synth.render (the renderer) is not installed yet")
-    if _hook("pose_noise") is None:
-        notes.append(
-            "keypoints are exact projections: core.synth.noise (pose-detector noise) is not installed"
-        )
 
     n_subjects = math.ceil(opts.n_clips / opts.clips_per_subject)
     splits = subject_splits(n_subjects, opts.seed)
@@ -330,7 +306,6 @@ def build_dataset(options: BuildOptions, progress=None) -> dict:
         "sensor_rate_hz": SENSOR_RATE_HZ if opts.sensors else None,
         "subjects": {name: sorted(s for s, sp in splits.items() if sp == name) for name in SPLITS},
         "clips": rows,
-        "notes": notes,
         "timing": {
             "seconds": round(elapsed, 3),
             "clips_per_second": round(len(rows) / elapsed, 3),
