@@ -69,5 +69,4 @@ def _make(args: argparse.Namespace) -> dict:
         "clips": len(manifest["clips"]),
         "subjects": {split: len(ids) for split, ids in manifest["subjects"].items()},
         "timing": manifest["timing"],
-        "notes": manifest["notes"],
     }
