@@ -10,6 +10,7 @@ Suites register themselves in :data:`SUITES`; the gait and fall validation repor
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import platform
@@ -30,6 +31,8 @@ PIPELINE_IMGSZ = (320, 480, 640)
 REAL_TIME_FPS = 30.0  # the CCTV seed's bar: 33 ms per frame
 
 SUITES: dict[str, Callable[[argparse.Namespace], dict]] = {}
+# Modules whose @suite functions add benchmarks (imported when the bench command is built).
+SUITE_MODULES: tuple[str, ...] = ("core.gait.bench",)
 
 
 def suite(name: str):
@@ -177,6 +180,8 @@ def run_bench(args: argparse.Namespace) -> dict | None:
 
 
 def add_cli(subparsers) -> None:
+    for module in SUITE_MODULES:
+        importlib.import_module(module)
     bench = subparsers.add_parser("bench", help="benchmarks: speed, memory and accuracy reports")
     bench.add_argument("suite", choices=[*SUITES, "pipeline-once"], help="which benchmark")
     bench.add_argument("video", nargs="?", help=argparse.SUPPRESS)

@@ -139,25 +139,41 @@ def gait_of(patient: Track | None, video: VideoInfo, settings: GaitSettings) -> 
     return analyse_gait(patient, video, settings)
 
 
-def analyse_video(
+@dataclass
+class TrackedVideo:
+    """The shared front of every video analysis: the video, its poses and everyone's tracks."""
+
+    video: VideoInfo
+    sha256: str
+    poses: PoseSequence
+    tracks: list[Track]
+    timings: dict[str, float]
+    cached_stages: list[str]
+
+
+class _Timer:
+    def __init__(self, timings: dict[str, float]) -> None:
+        self.timings = timings
+
+    def __call__(self, stage: str, fn):
+        t0 = time.perf_counter()
+        value = fn()
+        self.timings[stage] = time.perf_counter() - t0
+        return value
+
+
+def track_video(
     path: str | Path,
-    settings: AnalysisSettings | None = None,
+    pose: PoseSettings,
+    tracking: TrackingSettings,
     cache: StageCache | None = None,
     progress: Progress | None = None,
-) -> VideoAnalysis:
-    """Run probe, pose, tracking and patient selection on the video at ``path``."""
-    settings = settings or AnalysisSettings()
+) -> TrackedVideo:
+    """Probe, fingerprint, pose and tracking, each stage cached (gait and fall analyses both start here)."""
     cache = cache or StageCache(None)
     timings: dict[str, float] = {}
     cached: list[str] = []
-    started = time.perf_counter()
-
-    def timed(stage: str, fn):
-        t0 = time.perf_counter()
-        value = fn()
-        timings[stage] = time.perf_counter() - t0
-        return value
-
+    timed = _Timer(timings)
     if progress:
         progress(0.0, "checking the video")
     video = timed("probe", lambda: probe_video(path))
@@ -165,11 +181,11 @@ def analyse_video(
         progress(_PROGRESS["hash"][0], "fingerprinting the video")
     sha = timed("hash", lambda: file_sha256(path))
 
-    pose_key = {"pose": settings.pose.to_dict()}
+    pose_key = {"pose": pose.to_dict()}
     poses, hit = timed(
         "pose",
         lambda: cache.get_or_compute(
-            sha, "pose", pose_key, lambda: PoseEstimator(settings.pose).run(video, _within(progress, "pose"))
+            sha, "pose", pose_key, lambda: PoseEstimator(pose).run(video, _within(progress, "pose"))
         ),
     )
     if hit:
@@ -179,15 +195,30 @@ def analyse_video(
 
     if progress:
         progress(_PROGRESS["tracking"][0], "following people through the video")
-    track_key = {**pose_key, "tracking": settings.tracking.to_dict()}
+    track_key = {**pose_key, "tracking": tracking.to_dict()}
     tracks, hit = timed(
         "tracking",
         lambda: cache.get_or_compute(
-            sha, "tracks", track_key, lambda: track_people(poses.frames, settings.tracking, video.fps)
+            sha, "tracks", track_key, lambda: track_people(poses.frames, tracking, video.fps)
         ),
     )
     if hit:
         cached.append("tracking")
+    return TrackedVideo(video, sha, poses, tracks, timings, cached)
+
+
+def analyse_video(
+    path: str | Path,
+    settings: AnalysisSettings | None = None,
+    cache: StageCache | None = None,
+    progress: Progress | None = None,
+) -> VideoAnalysis:
+    """Run probe, pose, tracking, patient selection and gait analysis on the video at ``path``."""
+    settings = settings or AnalysisSettings()
+    started = time.perf_counter()
+    tracked = track_video(path, settings.pose, settings.tracking, cache, progress)
+    video, tracks, poses, timings = tracked.video, tracked.tracks, tracked.poses, tracked.timings
+    timed = _Timer(timings)
     if not tracks:
         raise InputError(
             f"Nobody was found in {Path(path).name}. Check that the patient is fully visible; "
@@ -209,4 +240,6 @@ def analyse_video(
     timings["fps"] = len(poses.frames) / timings["total"] if timings["total"] > 0 else 0.0
     if progress:
         progress(1.0, "done")
-    return VideoAnalysis(video, sha, settings, poses, tracks, selection, timings, cached, gait)
+    return VideoAnalysis(
+        video, tracked.sha256, settings, poses, tracks, selection, timings, tracked.cached_stages, gait
+    )

@@ -1,0 +1,1 @@
+"""Validation of the gait measures against exact truth (filled in below)."""
