@@ -15,9 +15,21 @@ from core.settings import settings
 from core.tracking import TRACKERS, TrackingSettings
 
 
+def _imgsz(text: str) -> int | None:
+    if text == "auto":
+        return None
+    if text.isdigit() and int(text) in IMGSZ_CHOICES:
+        return int(text)
+    raise argparse.ArgumentTypeError(f"choose auto or one of {', '.join(map(str, IMGSZ_CHOICES))}")
+
+
 def add_analysis_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--imgsz", type=int, default=PoseSettings.imgsz, choices=IMGSZ_CHOICES, help="pose image size"
+        "--imgsz",
+        type=_imgsz,
+        default=None,
+        metavar="{auto," + ",".join(map(str, IMGSZ_CHOICES)) + "}",
+        help="pose image size (default auto: large enough for the people in the video)",
     )
     parser.add_argument("--stride", type=int, default=1, help="analyse every n-th frame (default 1)")
     parser.add_argument("--start-s", type=float, default=0.0, help="analyse from this time (s)")

@@ -72,7 +72,13 @@ class VideoAnalysis:
     def reselect(self, override: int | None) -> VideoAnalysis:
         """The same analysis with the patient chosen by the user (``None``: the automatic choice again)."""
         try:
-            selection = select_patient(self.tracks, self.video.fps, len(self.poses.frames), override=override)
+            selection = select_patient(
+                self.tracks,
+                self.video.fps,
+                len(self.poses.frames),
+                override=override,
+                image_width=self.video.width,
+            )
         except ValueError as error:
             raise InputError(str(error)) from error
         settings = replace(self.settings, patient_override=override)
@@ -149,6 +155,7 @@ class TrackedVideo:
     tracks: list[Track]
     timings: dict[str, float]
     cached_stages: list[str]
+    pose_settings: PoseSettings  # as used: an "auto" image size resolved for this video
 
 
 class _Timer:
@@ -181,6 +188,10 @@ def track_video(
         progress(_PROGRESS["hash"][0], "fingerprinting the video")
     sha = timed("hash", lambda: file_sha256(path))
 
+    requested = {"pose": pose.to_dict()}
+    pose, _ = timed(
+        "imgsz", lambda: cache.get_or_compute(sha, "imgsz", requested, lambda: pose.resolved(video))
+    )
     pose_key = {"pose": pose.to_dict()}
     poses, hit = timed(
         "pose",
@@ -204,7 +215,7 @@ def track_video(
     )
     if hit:
         cached.append("tracking")
-    return TrackedVideo(video, sha, poses, tracks, timings, cached)
+    return TrackedVideo(video, sha, poses, tracks, timings, cached, pose)
 
 
 def analyse_video(
@@ -230,7 +241,13 @@ def analyse_video(
     try:
         selection = timed(
             "selection",
-            lambda: select_patient(tracks, video.fps, len(poses.frames), override=settings.patient_override),
+            lambda: select_patient(
+                tracks,
+                video.fps,
+                len(poses.frames),
+                override=settings.patient_override,
+                image_width=video.width,
+            ),
         )
     except ValueError as error:
         raise InputError(str(error)) from error
@@ -240,6 +257,7 @@ def analyse_video(
     timings["fps"] = len(poses.frames) / timings["total"] if timings["total"] > 0 else 0.0
     if progress:
         progress(1.0, "done")
+    used = replace(settings, pose=tracked.pose_settings)  # the image size chosen when it was "auto"
     return VideoAnalysis(
-        video, tracked.sha256, settings, poses, tracks, selection, timings, tracked.cached_stages, gait
+        video, tracked.sha256, used, poses, tracks, selection, timings, tracked.cached_stages, gait
     )

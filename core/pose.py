@@ -3,7 +3,8 @@
 The pose model finds people and their 17 COCO keypoints in one pass. Frames are sent in small batches
 (4 frames at imgsz 320 run ~50 fps on 2 cores against ~32 fps one at a time) while the next frames decode in
 a background thread. ``imgsz`` trades speed for keypoint precision: 320 for real-time fall monitoring, 640
-for gait, where a few pixels at the ankle matter. ``stride`` analyses every n-th frame; ``start_s`` and
+for gait, where a few pixels at the ankle matter; "auto" (the default) sizes the image so that the people
+in the video are large enough for the detector. ``stride`` analyses every n-th frame; ``start_s`` and
 ``end_s`` restrict the analysis to part of the video (the walking trial inside a longer recording).
 """
 
@@ -11,30 +12,67 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
 from core.errors import InputError
 from core.models import load_yolo, model_version, restore_threads
 from core.types import FramePoses, PoseSequence, VideoInfo
-from core.video import iter_frames
+from core.video import iter_frames, read_frame
 
 Progress = Callable[[float, str], None]
 
-IMGSZ_CHOICES = (320, 480, 640, 960)
+IMGSZ_CHOICES = (320, 480, 640, 960, 1280)
+# "auto" image size: the smallest choice that makes the tallest person at least this tall in the network's
+# input. Measured on real clips (core/synth/noise.py): YOLO11n-pose misses ~50 % of people 75-100 input px
+# tall, 4 % at 100-150 px and under 1 % from 150 px; 130 px keeps misses rare (tracking bridges short ones)
+# without doubling the image size for people just under 150 px.
+AUTO_TARGET_INPUT_PX = 130
+AUTO_PROBE_FRAMES = 5
+AUTO_PROBE_IMGSZ = 1280
 _PREDICT_LOCK = threading.Lock()  # one Ultralytics predictor is shared by all sessions of the app
+
+
+def choose_imgsz(tallest_px: float | None, long_side_px: int) -> int:
+    """The smallest image size at which a person ``tallest_px`` tall is :data:`AUTO_TARGET_INPUT_PX` tall."""
+    if not tallest_px:
+        return IMGSZ_CHOICES[-1]  # nobody found even at the probe's size: give the detector every pixel
+    for size in IMGSZ_CHOICES:
+        if tallest_px * size / long_side_px >= AUTO_TARGET_INPUT_PX:
+            return size
+    return IMGSZ_CHOICES[-1]
 
 
 @dataclass(frozen=True)
 class PoseSettings:
-    imgsz: int = 640
+    imgsz: int | None = None  # None: chosen per video (:meth:`resolved`)
     stride: int = 1
     conf: float = 0.25  # detection threshold; low so partly occluded patients are still found
     batch: int = 4
     model: str = "yolo11n-pose"
     start_s: float = 0.0  # analyse only this part of the video
     end_s: float | None = None
+
+    def resolved(self, video: VideoInfo) -> PoseSettings:
+        """These settings with the image size chosen for ``video`` when it is "auto" (None).
+
+        A quick probe runs the model at :data:`AUTO_PROBE_IMGSZ` on :data:`AUTO_PROBE_FRAMES` frames spread
+        over the analysed part and measures the tallest person; see :func:`choose_imgsz`.
+        """
+        if self.imgsz is not None:
+            return self
+        start, stop = self.frame_range(video)
+        frames = np.linspace(start, stop - 1, AUTO_PROBE_FRAMES).round().astype(int)
+        probe = PoseEstimator(replace(self, imgsz=AUTO_PROBE_IMGSZ))
+        images = [read_frame(video.path, int(f)) for f in frames]
+        tallest = [
+            float((p.boxes[:, 3] - p.boxes[:, 1]).max())
+            for p in probe.predict(images, list(frames))
+            if len(p)
+        ]
+        chosen = choose_imgsz(float(np.median(tallest)) if tallest else None, max(video.width, video.height))
+        return replace(self, imgsz=chosen)
 
     def frame_range(self, video: VideoInfo) -> tuple[int, int]:
         """First and one-past-last video frame to analyse."""
@@ -66,7 +104,9 @@ class PoseEstimator:
     """YOLO11n-pose over images or whole videos."""
 
     def __init__(self, settings: PoseSettings | None = None) -> None:
-        self.settings = settings or PoseSettings()
+        self.settings = settings or PoseSettings(imgsz=640)
+        if self.settings.imgsz is None:
+            raise ValueError("resolve the automatic image size first (PoseSettings.resolved)")
         self.model = load_yolo(self.settings.model)
         self.version = f"{model_version(self.settings.model)} imgsz={self.settings.imgsz}"
 

@@ -16,8 +16,13 @@ compare fairly):
 - ``oscillation`` is the RMS of what smoothing removed, per axis: small for walking (the body bounces a few
   percent of its height), large for jumping, waving or gesturing;
 - ``straightness`` is net displacement over path length (1 = a straight pass, ~0 = came back);
+- ``off_centre`` is how far the track keeps from the image's vertical midline (0 = on it, 1 = at the
+  edge), averaged over its frames: whoever films a gait trial frames the patient, so a walker at the side
+  of the picture is more likely a passer-by;
 - the score is ``(1 - exp(-progression / PROGRESSION_SCALE)) * duration_factor / (1 + oscillation /
-  OSCILLATION_SCALE)``, between 0 and 1.
+  OSCILLATION_SCALE) * (1 - FRAMING_WEIGHT * off_centre)``, between 0 and 1. On simulated scenes with
+  walking bystanders (``python -m core bench gait``) the framing term raised correct choices from 86 % to
+  91 % of trials on subjects not used to choose its weight.
 
 Depth travel is converted to body heights with ``DEPTH_TO_BODY_HEIGHTS``: walking from 6 m to 3 m halves the
 distance (log ratio 0.69) and covers about 1.8 body heights, so the factor is about 2.6-3.3; 3 is used.
@@ -42,6 +47,7 @@ FULL_DURATION_S = 4.0  # tracks shorter than this are penalised in proportion (a
 # body heights: below this a person is "in place"; a gait trial covers several (a 5 m walkway is ~3)
 MIN_PROGRESSION = 1.0
 MIN_TRACK_FRAMES = 3
+FRAMING_WEIGHT = 0.5
 
 
 def _direction(across: float, depth: float, depth_sign: float, progression: float) -> str:
@@ -54,7 +60,7 @@ def _direction(across: float, depth: float, depth_sign: float, progression: floa
     return "oblique"
 
 
-def score_track(track: Track, fps: float, analysed_frames: int) -> Candidate:
+def score_track(track: Track, fps: float, analysed_frames: int, image_width: int | None = None) -> Candidate:
     """Judge how much ``track`` looks like a person walking a path (see the module docstring)."""
     heights = np.maximum(track.heights_px, 1.0)
     body = float(np.median(heights))
@@ -89,10 +95,16 @@ def score_track(track: Track, fps: float, analysed_frames: int) -> Candidate:
     straightness = float(np.linalg.norm(net) / progression) if progression > 1e-6 else 0.0
 
     duration_factor = min(1.0, seconds / FULL_DURATION_S)
+    off_centre = (
+        float(np.clip(np.mean(np.abs(centers[:, 0] - image_width / 2)) / (image_width / 2), 0, 1))
+        if image_width
+        else 0.0
+    )
     score = (
         (1 - math.exp(-progression / PROGRESSION_SCALE))
         * duration_factor
         / (1 + oscillation / OSCILLATION_SCALE)
+        * (1 - FRAMING_WEIGHT * off_centre)
     )
     across_total = float(np.sum(np.abs(np.diff(path[:, 0])))) if len(path) > 1 else 0.0
     depth_total = float(np.sum(np.abs(np.diff(path[:, 1])))) if len(path) > 1 else 0.0
@@ -137,11 +149,15 @@ def _describe(
 
 
 def select_patient(
-    tracks: list[Track], fps: float, analysed_frames: int, override: int | None = None
+    tracks: list[Track],
+    fps: float,
+    analysed_frames: int,
+    override: int | None = None,
+    image_width: int | None = None,
 ) -> PatientSelection:
     """Score every track and choose the patient; ``override`` (a track id) is the user's own choice."""
     candidates = sorted(
-        (score_track(t, fps, analysed_frames) for t in tracks if len(t) >= MIN_TRACK_FRAMES),
+        (score_track(t, fps, analysed_frames, image_width) for t in tracks if len(t) >= MIN_TRACK_FRAMES),
         key=lambda c: c.score,
         reverse=True,
     )

@@ -85,9 +85,9 @@ def settings_form(height_cm: float | None) -> AnalysisSettings:
     with st.expander("Analysis settings"):
         imgsz = st.select_slider(
             "Pose image size",
-            IMGSZ_CHOICES,
-            value=PoseSettings.imgsz,
-            help="Larger finds smaller people, slower",
+            ["auto", *IMGSZ_CHOICES],
+            value="auto",
+            help="auto: large enough for the people in this video. Larger finds smaller people, slower",
         )
         stride = st.number_input("Analyse every n-th frame", min_value=1, max_value=10, value=1)
         start, end = st.columns(2)
@@ -103,7 +103,9 @@ def settings_form(height_cm: float | None) -> AnalysisSettings:
         )
         calibration = calibration_form(height_cm)
     return AnalysisSettings(
-        pose=PoseSettings(imgsz=imgsz, stride=int(stride), start_s=start_s, end_s=end_s),
+        pose=PoseSettings(
+            imgsz=None if imgsz == "auto" else imgsz, stride=int(stride), start_s=start_s, end_s=end_s
+        ),
         tracking=TrackingSettings(method=tracker),
         gait=GaitSettings(method=method, calibration=calibration),
     )

@@ -273,6 +273,21 @@ def stillness_events(signals: JointSignals) -> GaitEvents:
     return GaitEvents("stillness", feet, "ankle speed (body heights/s)", speeds)
 
 
+def fuse_heel_strikes(primary: GaitEvents, other: GaitEvents, max_gap_s: float) -> GaitEvents:
+    """Average each heel strike of ``primary`` with ``other``'s nearest one when they agree within
+    ``max_gap_s``: two detectors with independent errors halve the timing noise. Toe offs stay
+    ``primary``'s. Both must already be corrected for their offsets."""
+    feet = {}
+    for side, foot in primary.feet.items():
+        theirs = other.feet[side].heel_strike_s
+        fused = []
+        for t in foot.heel_strike_s:
+            nearest = theirs[np.argmin(np.abs(theirs - t))] if len(theirs) else None
+            fused.append((t + nearest) / 2 if nearest is not None and abs(nearest - t) <= max_gap_s else t)
+        feet[side] = FootEvents(np.array(fused), foot.toe_off_s)
+    return GaitEvents(f"{primary.method}+{other.method}", feet, primary.signal_name, primary.signal)
+
+
 def detect_events(signals: JointSignals, method: str) -> GaitEvents:
     if method == "sagittal":
         return sagittal_events(signals)

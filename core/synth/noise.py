@@ -1232,28 +1232,37 @@ def _clip_boxes(boxes: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
 NOISE_STREAM = 0x4E4F4953  # "NOIS": the noise model's own random stream, derived from the scene's seed
 
 
-def detect_keypoints(
+def detect_scene(
     clip, imgsz: int = 640, rng: np.random.Generator | None = None, params: NoiseParams | None = None
-) -> np.ndarray:
-    """What YOLO11n-pose would report for a simulated scene (:class:`core.synth.scene.SceneClip`).
+) -> NoisyPoses:
+    """What YOLO11n-pose would report, frame by frame, for a simulated scene (a ``SceneClip``).
 
-    Returns ``(T, P, 17, 3)`` rows ``(x_px, y_px, confidence)`` per scene person; a person the detector
-    misses in a frame has NaN coordinates and confidence 0. False detections are dropped (they belong to
-    nobody). The scene's occlusion includes a person's own body (the far arm, the face from behind); the
-    calibrated per-view rates already describe that, so only joints hidden behind *someone else* or
-    outside the image count as hidden here.
+    The scene's occlusion includes a person's own body (the far arm, the face from behind); the calibrated
+    per-view rates already describe that, so only joints hidden behind *someone else* or outside the image
+    count as hidden here.
     """
     from core.synth.scene import film
 
     rng = rng if rng is not None else np.random.default_rng([int(clip.seed), NOISE_STREAM])
-    keypoints = np.asarray(clip.keypoints_px, float)
-    n_frames, n_people = keypoints.shape[:2]
     own = np.zeros(clip.occluded.shape, bool)
     for p, person in enumerate(clip.people):
         own[:, p] = film(clip.camera, [person]).occluded[:, 0]
     visible = clip.in_frame & ~(clip.occluded & ~own)
     image_size = (clip.camera.width_px, clip.camera.height_px)
-    found = PoseNoiseModel(params).apply(keypoints, visible, image_size, clip.fps, rng, imgsz)
+    keypoints = np.asarray(clip.keypoints_px, float)
+    return PoseNoiseModel(params).apply(keypoints, visible, image_size, clip.fps, rng, imgsz)
+
+
+def detect_keypoints(
+    clip, imgsz: int = 640, rng: np.random.Generator | None = None, params: NoiseParams | None = None
+) -> np.ndarray:
+    """:func:`detect_scene` as ``(T, P, 17, 3)`` rows ``(x_px, y_px, confidence)`` per scene person.
+
+    A person the detector misses in a frame has NaN coordinates and confidence 0; false detections are
+    dropped (they belong to nobody).
+    """
+    found = detect_scene(clip, imgsz, rng, params)
+    n_frames, n_people = np.asarray(clip.keypoints_px).shape[:2]
     out = np.full((n_frames, n_people, N_KEYPOINTS, 3), np.nan, np.float32)
     out[..., 2] = 0.0
     for t, (frame, index) in enumerate(zip(found.frames, found.person_index, strict=True)):
