@@ -28,7 +28,14 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from core.errors import InputError
-from core.gait.calibration import Calibration, DepthScale, PlaneScale, depth_scale, plane_scale
+from core.gait.calibration import (
+    Calibration,
+    DepthScale,
+    PlaneScale,
+    depth_scale,
+    focal_from_fov,
+    plane_scale,
+)
 from core.gait.events import (
     METHODS,
     SIDES,
@@ -39,7 +46,6 @@ from core.gait.events import (
     ground_plane,
 )
 from core.gait.signals import CUTOFF_HZ, JointSignals, joint_signals
-from core.selection import score_track
 from core.types import KP, Track, VideoInfo
 
 SIDE_CODE = {"left": "L", "right": "R"}
@@ -47,13 +53,13 @@ SIDE_CODE = {"left": "L", "right": "R"}
 # Systematic offsets of each detector, as a share of the gait cycle, added to detected (heel strike,
 # toe off) times. Measured on the synthetic lab's calibration subjects, who never appear in the validation
 # benchmark: python -m core bench gait-offsets (see core/gait/bench.py). Real feet may differ.
-# Measured 2026-11-21 (median over 514 side-view, 233 toward, 163 away and 854 stillness events of 80
-# simulated subjects; the validation benchmark uses other subjects).
+# Measured 2026-11-21 (medians over 465 side-view, 231 toward, 151 away and 814 stillness heel strikes of 80
+# simulated subjects seen through the YOLO noise model; the validation benchmark uses other subjects).
 EVENT_OFFSETS: dict[str, tuple[float, float]] = {
-    "sagittal": (0.025, -0.003),
-    "frontal-toward": (-0.008, -0.061),
-    "frontal-away": (0.175, 0.165),
-    "stillness": (0.017, 0.075),
+    "sagittal": (0.025, -0.002),
+    "frontal-toward": (-0.007, -0.063),
+    "frontal-away": (0.174, 0.163),
+    "stillness": (0.017, 0.082),
 }
 
 # Quality gate: named thresholds ("rather no result than a bad result").
@@ -70,6 +76,10 @@ OUTLIER_MADS = 3.0  # a stride value this many robust SDs from the trial's media
 CYCLE_RANGE = (0.7, 1.4)  # a cycle outside this share of the median cycle hides a missed or false event
 STANCE_RANGE_PCT = (40.0, 90.0)  # stance outside this is not walking: an event was misplaced
 TURN_SPEED_SHARE = 0.2  # walking speed below this share of the median marks a stop or turn
+# Walking angle to the image plane: up to this a side view (lengths foreshortened by < 1 - cos 20 = 6 %),
+# from FRONTAL_VIEW_MIN_DEG a walk toward or away from the camera; in between, oblique (no lengths).
+SIDE_VIEW_MAX_DEG = 20.0
+FRONTAL_VIEW_MIN_DEG = 65.0
 
 LEG_KEYPOINTS = [KP[f"{s}_{j}"] for s in SIDES for j in ("hip", "knee", "ankle")]
 
@@ -144,6 +154,7 @@ class GaitResult:
     calibration: str  # how lengths were obtained, in words, or why they are missing
     pass_s: tuple[float, float]  # the analysed straight pass
     quality: Quality
+    walk_angle_deg: float = 0.0  # the walk's angle to the image plane (0 = side view, 90 = toward/away)
     strides_rejected: int = 0
     angles: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # side -> joint -> (cycles, 101)
 
@@ -154,6 +165,7 @@ class GaitResult:
             "quality": self.quality.to_dict(),
             "gait": {
                 "view": self.view,
+                "walk_angle_deg": round(self.walk_angle_deg, 1),
                 "method": self.method,
                 "calibration": self.calibration,
                 "pass_s": [round(self.pass_s[0], 3), round(self.pass_s[1], 3)],
@@ -162,6 +174,39 @@ class GaitResult:
                 "strides_rejected": self.strides_rejected,
             },
         }
+
+
+def walking_view(signals: JointSignals, video: VideoInfo, hfov_deg: float) -> tuple[str, float]:
+    """The walk's direction relative to the camera, from the pinhole model: ("across" | "oblique" | "toward"
+    | "away", angle in degrees from the image plane).
+
+    With body height ``h`` px and focal length ``f``, the pelvis is ``(x - cx) / h`` body heights to the side
+    and ``f / h`` body heights deep; the angle of the travelled line in that ground plane is the walk's
+    angle. ``f`` comes from the field of view; an error of a few degrees in it shifts the angle little.
+    """
+    focal = focal_from_fov(video.width, hfov_deg)
+    h = signals.stature_px
+    lateral = (signals.pelvis[:, 0] - video.width / 2) / h
+    depth = focal / h
+    ok = np.isfinite(lateral) & np.isfinite(depth)
+    if ok.sum() < 3:
+        return "across", 0.0
+    # speeds, not net travel, so a walk there and back is still a side view; smoothed over about a
+    # gait cycle so that step-by-step sway does not count
+    window = max(1, round(signals.rate_hz))
+    kernel = np.ones(window) / window
+    speed_lateral = np.gradient(np.convolve(lateral[ok], kernel, mode="valid"))
+    speed_depth = np.gradient(np.convolve(depth[ok], kernel, mode="valid"))
+    if len(speed_lateral) < 2:
+        return "across", 0.0
+    d_lateral = float(np.median(np.abs(speed_lateral)))
+    d_depth = float(np.median(np.abs(speed_depth))) * np.sign(np.median(speed_depth))
+    angle = float(np.degrees(np.arctan2(abs(d_depth), d_lateral)))
+    if angle <= SIDE_VIEW_MAX_DEG:
+        return "across", angle
+    if angle >= FRONTAL_VIEW_MIN_DEG:
+        return ("toward" if d_depth < 0 else "away"), angle
+    return "oblique", angle
 
 
 def _offset_key(method: str, view: str) -> str:
@@ -197,10 +242,9 @@ def straight_pass(signals: JointSignals, view: str) -> tuple[float, float, bool]
     # smooth over a gait cycle: steps make the pelvis surge and slow within each cycle
     window = max(1, round(signals.rate_hz))
     smooth = np.convolve(np.where(finite, velocity, 0.0), np.ones(window) / window, mode="same")
-    direction = np.sign(np.nanmedian(smooth))
-    typical = np.nanmedian(np.abs(smooth[np.sign(smooth) == direction])) if direction else 0.0
-    moving = smooth * direction > TURN_SPEED_SHARE * typical
-    runs = _all_runs(moving)
+    typical = float(np.nanmedian(np.abs(smooth)))
+    # walking one way, or the other: a turn starts a run in the opposite direction
+    runs = _all_runs(smooth > TURN_SPEED_SHARE * typical) + _all_runs(smooth < -TURN_SPEED_SHARE * typical)
     if not runs:
         return float(signals.time_s[0]), float(signals.time_s[-1]), False
     best = max(runs, key=lambda run: run[1] - run[0])
@@ -438,8 +482,14 @@ def quality_of(
     per_side = {code: sum(s.side == code for s in strides) for code in ("L", "R")}
     if min(per_side.values()) < MIN_CYCLES_PER_SIDE:
         what = f"{per_side['L']} left and {per_side['R']} right"
+        span = f"{window[0]:.1f}-{window[1]:.1f} s"
+        where = (
+            f"the patient turned back or stopped, and the longest straight pass ({span}) has "
+            if turned
+            else ""
+        )
         reasons.append(
-            f"too few complete strides ({what}); at least {MIN_CYCLES_PER_SIDE} per foot are needed - "
+            f"{where}too few complete strides ({what}); at least {MIN_CYCLES_PER_SIDE} per foot are needed - "
             "film a longer straight walk"
         )
     legs = track.keypoints[:, LEG_KEYPOINTS, 2]
@@ -468,7 +518,7 @@ def quality_of(
         warnings.append(
             f"the patient touches the edge of the picture in {edge_share:.0%} of the analysed frames"
         )
-    if turned:
+    if turned and not reasons:
         warnings.append(
             f"the patient turned or stopped; only the straight pass from {window[0]:.1f} s to "
             f"{window[1]:.1f} s was analysed"
@@ -486,9 +536,7 @@ def analyse_gait(track: Track, video: VideoInfo, settings: GaitSettings | None =
     """Gait events and GAITRite parameters of the patient's track (see the module docstring)."""
     settings = settings or GaitSettings()
     signals = joint_signals(track, video.fps, settings.cutoff_hz)
-    view = score_track(track, video.fps, len(track)).direction
-    if view == "in place":
-        view = "across"
+    view, walk_angle = walking_view(signals, video, settings.calibration.hfov_deg)
     method = choose_method(view) if settings.method == "auto" else settings.method
     raw = detect_events(signals, method)
     cycle = median_cycle_s(raw) or 1.1
@@ -523,5 +571,16 @@ def analyse_gait(track: Track, video: VideoInfo, settings: GaitSettings | None =
     quality = quality_of(track, signals, video, strides, turned, window, parameters, rejected)
     angles = joint_angle_cycles(signals, strides) if raw.method == "sagittal" else {}
     return GaitResult(
-        parameters, strides, events, signals, view, raw.method, calibration, window, quality, rejected, angles
+        parameters,
+        strides,
+        events,
+        signals,
+        view,
+        raw.method,
+        calibration,
+        window,
+        quality,
+        walk_angle,
+        rejected,
+        angles,
     )

@@ -25,12 +25,12 @@ import numpy as np
 
 from core.agreement import bland_altman, icc_table
 from core.bench import SPORTS2D, machine, suite
-from core.gait.analysis import GaitSettings, analyse_gait, median_cycle_s
+from core.gait.analysis import GaitSettings, analyse_gait, median_cycle_s, walking_view
 from core.gait.calibration import Calibration
 from core.gait.events import choose_method, detect_events
 from core.gait.signals import joint_signals
 from core.pose import AUTO_PROBE_FRAMES, choose_imgsz
-from core.selection import score_track, select_patient
+from core.selection import select_patient
 from core.synth.body import Body
 from core.synth.camera import camera_for_view
 from core.synth.noise import detect_scene
@@ -303,7 +303,7 @@ def event_offsets(trials: list[Trial]) -> dict[str, tuple[float, float, int]]:
         if trial.patient_track is None or not trial.right_person:
             continue
         signals = joint_signals(trial.patient_track, FPS)
-        view = score_track(trial.patient_track, FPS, len(trial.patient_track)).direction
+        view, _ = walking_view(signals, trial.video, trial.hfov_deg)
         auto = choose_method(view)
         auto_key = f"frontal-{'away' if view == 'away' else 'toward'}" if auto == "frontal" else auto
         for key, method in ((auto_key, auto), ("stillness", "stillness")):
