@@ -29,6 +29,7 @@ IMGSZ_CHOICES = (320, 480, 640, 960, 1280)
 # tall, 4 % at 100-150 px and under 1 % from 150 px; 130 px keeps misses rare (tracking bridges short ones)
 # without doubling the image size for people just under 150 px.
 AUTO_TARGET_INPUT_PX = 130
+AUTO_MAX_IMGSZ = 960  # 1280 runs ~4x slower than 640 on 2 cores: the user may still choose it
 AUTO_PROBE_FRAMES = 5
 AUTO_PROBE_IMGSZ = 1280
 _PREDICT_LOCK = threading.Lock()  # one Ultralytics predictor is shared by all sessions of the app
@@ -37,11 +38,11 @@ _PREDICT_LOCK = threading.Lock()  # one Ultralytics predictor is shared by all s
 def choose_imgsz(tallest_px: float | None, long_side_px: int) -> int:
     """The smallest image size at which a person ``tallest_px`` tall is :data:`AUTO_TARGET_INPUT_PX` tall."""
     if not tallest_px:
-        return IMGSZ_CHOICES[-1]  # nobody found even at the probe's size: give the detector every pixel
+        return AUTO_MAX_IMGSZ  # nobody found even at the probe's size: as many pixels as auto allows
     for size in IMGSZ_CHOICES:
-        if tallest_px * size / long_side_px >= AUTO_TARGET_INPUT_PX:
-            return size
-    return IMGSZ_CHOICES[-1]
+        if size >= AUTO_MAX_IMGSZ or tallest_px * size / long_side_px >= AUTO_TARGET_INPUT_PX:
+            return min(size, AUTO_MAX_IMGSZ)
+    return AUTO_MAX_IMGSZ
 
 
 @dataclass(frozen=True)

@@ -266,6 +266,49 @@ def stance_by_condition(rows: list[dict]) -> dict:
     return out
 
 
+def speed_10s_1080p() -> dict:
+    """Upload-to-parameters time for a 10 s 1080p walking video: a rendered walk toward the camera (the gait
+    seed's corridor), analysed by ``python -m core gait`` in a fresh process (model loading included)."""
+    import json
+    import subprocess
+    import sys
+    import tempfile
+    import time
+    from pathlib import Path
+
+    from core.settings import PROJECT_ROOT
+    from core.synth.render import render_video
+
+    rng = np.random.default_rng([VALIDATION_STREAM, 10_800])
+    body = Body.sample(rng)
+    motion, truth = walk(sample_gait("normal", body, rng), body, duration_s=10.0, fps=FPS, rng=rng)
+    camera = camera_for_view("toward", motion, rng)
+    with tempfile.TemporaryDirectory(prefix="movescope-speed-") as tmp:
+        video = render_video(film(camera, [Person(motion, "patient", "walk")], seed=1), Path(tmp) / "walk")
+        out = Path(tmp) / "result.json"
+        command = [sys.executable, "-m", "core", "gait", str(video), "--height-cm", f"{truth.height_cm:.1f}"]
+        started = time.perf_counter()
+        done = subprocess.run(
+            [*command, "--no-cache", "--json", str(out)], cwd=PROJECT_ROOT, capture_output=True, text=True
+        )
+        wall = time.perf_counter() - started
+        if done.returncode != 0:
+            return {"error": done.stderr.strip()[-500:]}
+        doc = json.loads(out.read_text())
+    return {
+        "video": f"{doc['video']['width']}x{doc['video']['height']}, {doc['video']['duration_s']} s, VP8",
+        "seconds_wall_clock": round(wall, 1),
+        "seconds_in_pipeline": doc["timings"]["total"],
+        "imgsz_chosen": doc["settings"]["pose"]["imgsz"],
+        "stage_seconds": {k: v for k, v in doc["timings"].items() if k not in ("total", "fps", "cached")},
+        "usable": doc["quality"]["usable"],
+        "velocity_vs_truth_cm_s": [
+            round(truth.parameters["Velocity"], 1),
+            doc["parameters"].get("Velocity", {}).get("value"),
+        ],
+    }
+
+
 @suite("gait")
 def bench_gait(args: argparse.Namespace) -> dict:
     trials = [simulate(spec) for spec in specs(VALIDATION_STREAM, TRIALS_PER_VIEW)]
@@ -293,6 +336,7 @@ def bench_gait(args: argparse.Namespace) -> dict:
         "conditions": CONDITIONS,
         "groups": groups,
         "real_sports2d": real_sports2d(),
+        "speed_10s_1080p": speed_10s_1080p(),
     }
 
 
