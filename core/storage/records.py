@@ -399,11 +399,11 @@ class Deletion:
 
     def summary(self) -> str:
         parts = [
-            f"{n} {word}{'s' if n != 1 else ''}"
-            for n, word in (
-                (self.visits, "visit"),
-                (self.analyses, "analysis"),
-                (self.reference_trials, "reference trial"),
+            f"{n} {one if n == 1 else many}"
+            for n, one, many in (
+                (self.visits, "visit", "visits"),
+                (self.analyses, "analysis", "analyses"),
+                (self.reference_trials, "reference trial", "reference trials"),
             )
             if n
         ]
@@ -457,7 +457,7 @@ def delete_visit(db: Database, visit_id: int) -> Deletion:
         visit = session.get(Visit, visit_id, options=[selectinload(Visit.analyses)])
         if visit is None:
             raise InputError("That visit no longer exists")
-        deletion = Deletion(f"the visit of {visit.visit_date:%Y-%m-%d}", 1, len(visit.analyses))
+        deletion = Deletion(f"the visit of {visit.visit_date:%Y-%m-%d}", analyses=len(visit.analyses))
         media = _media_names(visit.analyses)
         summary = _deletion_summary(deletion, patient_id=visit.patient_id, date=visit.visit_date)
         write_audit(session, "delete", "visits", visit.id, summary | {"label": visit.label})
@@ -524,8 +524,12 @@ def delete_analysis(db: Database, analysis_id: int) -> Deletion:
 
 
 def _deletion_summary(deletion: Deletion, **extra) -> dict:
-    counts = {"visits": deletion.visits, "analyses": deletion.analyses}
-    return extra | counts | {"reference_trials": deletion.reference_trials}
+    counts = {
+        "visits": deletion.visits,
+        "analyses": deletion.analyses,
+        "reference_trials": deletion.reference_trials,
+    }
+    return extra | {name: n for name, n in counts.items() if n}
 
 
 def _media_names(analyses) -> set[str]:
