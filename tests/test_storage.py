@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from core.errors import InputError
 from core.settings import settings
 from core.storage import Analysis, Base, Database, Patient, Result, Visit
-from core.storage.audit import audit_trail
+from core.storage.audit import audit_trail, patient_audit
 from core.storage.records import (
     AnalysisRecord,
     ResultRow,
@@ -251,6 +251,7 @@ def test_an_analysis_can_move_to_another_visit_or_trial_number(db):
     assert audit_trail(db, table_name="analyses")[0].summary == {
         "visit_id": [visit_b, visit_a],
         "trial": [1, 3],
+        "patient_id": patient.id,
     }
     other = create_patient(db, "GAIT-015")
     c = save_analysis(db, record(), new_visit_of=other.id)
@@ -262,7 +263,11 @@ def test_editing_a_visit_is_audited(db):
     patient = create_patient(db, "GAIT-016")
     visit = add_visit(db, patient.id, date(2026, 1, 5), "baseline")
     update_visit(db, visit.id, visit_date=date(2026, 1, 6), label=" baseline ")
-    assert audit_trail(db, table_name="visits")[0].summary == {"visit_date": ["2026-01-05", "2026-01-06"]}
+    assert audit_trail(db, table_name="visits")[0].summary == {
+        "visit_date": ["2026-01-05", "2026-01-06"],
+        "patient_id": patient.id,
+    }
+    assert [e.table_name for e in patient_audit(db, patient.id)] == ["visits"]
 
 
 # --- upgrades -------------------------------------------------------------------------------------------

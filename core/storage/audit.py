@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from core.storage import AuditEntry, Database
 
 AUDIT_ROWS_SHOWN = 200
+PATIENT_AUDIT_SCAN = 5000  # a patient's changes are looked for among the clinic's latest changes
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,17 @@ def audit_trail(
     with db.reading() as session:
         entries = session.scalars(query)
         return [AuditRecord(e.at, e.action, e.table_name, e.row_id, dict(e.summary)) for e in entries]
+
+
+def patient_audit(db: Database, patient_id: int, limit: int = AUDIT_ROWS_SHOWN) -> list[AuditRecord]:
+    """The audit rows about one patient: edits of the patient, and of their visits and analyses (whose
+    summaries carry the ``patient_id``), newest first, from the latest ``PATIENT_AUDIT_SCAN`` rows."""
+    return [
+        e
+        for e in audit_trail(db, limit=PATIENT_AUDIT_SCAN)
+        if (e.table_name == "patients" and e.row_id == patient_id)
+        or e.summary.get("patient_id") == patient_id
+    ][:limit]
 
 
 def _jsonable(value: Any) -> Any:

@@ -445,7 +445,7 @@ def update_visit(
         if changes:
             for name, (_, value) in changes.items():
                 setattr(visit, name, value)
-            write_audit(session, "update", "visits", visit.id, changes)
+            write_audit(session, "update", "visits", visit.id, changes | {"patient_id": visit.patient_id})
             session.flush()
             refresh_matches(session, [visit.patient_id])
     return visit
@@ -503,7 +503,9 @@ def update_analysis(
             changes["trial"] = [analysis.trial, trial]
         if changes:
             analysis.visit_id, analysis.trial = target.id, trial
-            write_audit(session, "update", "analyses", analysis.id, changes)
+            write_audit(
+                session, "update", "analyses", analysis.id, changes | {"patient_id": source.patient_id}
+            )
             session.flush()
             refresh_matches(session, [source.patient_id])
         return analysis.id
@@ -517,7 +519,12 @@ def delete_analysis(db: Database, analysis_id: int) -> Deletion:
             raise InputError("That analysis no longer exists")
         deletion = Deletion(f"analysis {analysis.id} (trial {analysis.trial})", 0, 1)
         media = _media_names([analysis])
-        summary = {"visit_id": analysis.visit_id, "kind": analysis.kind, "trial": analysis.trial}
+        summary = {
+            "patient_id": analysis.visit.patient_id,
+            "visit_id": analysis.visit_id,
+            "kind": analysis.kind,
+            "trial": analysis.trial,
+        }
         write_audit(session, "delete", "analyses", analysis.id, summary | {"input_name": analysis.input_name})
         session.delete(analysis)
     return replace(deletion, media_files_removed=_remove_unused_media(db, media))
