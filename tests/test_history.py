@@ -10,19 +10,10 @@ import pytest
 
 from core.agreement import MIN_PAIRS_MDC, Z_95
 from core.history import NO_MDC, patient_history
-from core.storage import Database
 from tests.clinic import patient_with_visits
 
 # Test-retest differences (trial 2 - trial 1, cm/s) of the clinic's other patients, one visit each.
 RETEST_DIFFERENCES = [1.5, -2.0, 0.5, 3.0, -1.0, 2.5, -3.5, 0.0, 1.0, -1.5, 2.0, -0.5]
-
-
-@pytest.fixture
-def db(tmp_path):
-    database = Database(f"sqlite:///{tmp_path / 'clinic.db'}")
-    database.migrate()
-    yield database
-    database.dispose()
 
 
 def add_retest_visits(db, differences: list[float]) -> None:

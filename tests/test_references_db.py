@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from core.errors import InputError
 from core.gait.export import gaitrite_csv
 from core.reference import ReferenceImportError, read_gaitrite_export
-from core.storage import Database, ReferenceImport, ReferenceTrial, ReferenceValue
+from core.storage import ReferenceImport, ReferenceTrial, ReferenceValue
 from core.storage.audit import audit_trail
 from core.storage.records import add_visit, delete_analysis, save_analysis, update_visit, visits_of
 from core.storage.references import (
@@ -25,14 +25,6 @@ from core.storage.references import (
     unmatched_reference_trials,
 )
 from tests.clinic import gait_record, patient_with_visits
-
-
-@pytest.fixture
-def db(tmp_path):
-    database = Database(f"sqlite:///{tmp_path / 'clinic.db'}")
-    database.migrate()
-    yield database
-    database.dispose()
 
 
 def stored(db) -> tuple[int, int, int]:

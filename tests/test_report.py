@@ -6,10 +6,7 @@ import re
 from datetime import datetime
 from html.parser import HTMLParser
 
-import pytest
-
 from core.report import HtmlDocument, patient_report_html
-from core.storage import Database
 from core.storage.records import create_patient
 from tests.test_history import RETEST_DIFFERENCES, add_retest_visits, history_patient
 
@@ -28,14 +25,6 @@ class Collector(HTMLParser):
 
     def handle_data(self, data):
         self.text.append(data)
-
-
-@pytest.fixture
-def db(tmp_path):
-    database = Database(f"sqlite:///{tmp_path / 'clinic.db'}")
-    database.migrate()
-    yield database
-    database.dispose()
 
 
 def test_the_report_holds_patient_visits_flags_and_plots_and_needs_no_network(db):

@@ -43,14 +43,6 @@ from core.storage.records import (
 from tests.clinic import save_in_child
 
 
-@pytest.fixture
-def db(tmp_path):
-    database = Database(f"sqlite:///{tmp_path / 'clinic.db'}")
-    database.migrate()
-    yield database
-    database.dispose()
-
-
 def record(**overrides) -> AnalysisRecord:
     values = dict(
         kind="gait",

@@ -57,6 +57,12 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def _begin_immediate(connection) -> None:
+    """Open SQLite's write transaction now (unless the driver already opened one)."""
+    if not connection.connection.driver_connection.in_transaction:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 class Database:
     def __init__(self, url: str) -> None:
         self.url = url
@@ -95,7 +101,7 @@ class Database:
                     if is_sqlite:
                         # pysqlite runs DDL outside any transaction unless one is opened explicitly;
                         # IMMEDIATE also makes a second process starting at the same moment wait.
-                        connection.exec_driver_sql("BEGIN IMMEDIATE")
+                        _begin_immediate(connection)
                     elif self.engine.dialect.name == "postgresql":
                         connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_ID})")
                     config.attributes["connection"] = connection
@@ -117,7 +123,7 @@ class Database:
                 # Take SQLite's write lock now, not at the first INSERT: pysqlite runs the SELECTs before
                 # it outside any transaction, so two sessions could both read "next trial is 2" and write it.
                 # Writers now queue (up to the busy timeout) and each reads what the previous one wrote.
-                session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+                _begin_immediate(session.connection())
             yield session
 
     @contextmanager
