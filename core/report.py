@@ -125,7 +125,6 @@ def trend_figure(history: ParameterHistory) -> go.Figure:
         height=FIGURE_HEIGHT_PX,
         margin={"l": 50, "r": 20, "t": 50, "b": 40},
         legend={"orientation": "h", "y": -0.2},
-        xaxis_title="visit",
         yaxis_title=history.unit,
     )
     return figure
@@ -159,7 +158,7 @@ def timeline_figure(history: PatientHistory) -> go.Figure:
 def values_table(history: ParameterHistory) -> pd.DataFrame:
     """Per visit: mean, trials, SD, change from the previous visit, beyond the MDC?, norm."""
     changes = {c.to_visit: c for c in history.changes}
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         [
             {
                 "visit": v.name,
@@ -173,6 +172,9 @@ def values_table(history: ParameterHistory) -> pd.DataFrame:
             for v, norm in zip(history.visits, history.norms, strict=True)
         ]
     )
+    numeric = ["mean", "SD", "change", "norm"]
+    frame[numeric] = frame[numeric].astype(float)  # a column of only missing values shows empty, not "None"
+    return frame
 
 
 def visits_table(history: PatientHistory) -> pd.DataFrame:

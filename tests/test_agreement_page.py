@@ -77,7 +77,11 @@ def test_import_a_gaitrite_export_and_read_the_icc_table():
     )
     assert reference_count() == before + PATIENTS + 1
 
-    at.run()  # section 2 now has stored pairs
+    at.run()  # section 2 now has stored pairs; section 1 keeps listing the trial without an analysis
+    unmatched = next(d.value for d in at.dataframe if "why" in d.value.columns)
+    assert "the visit has no gait analysis trial 2" in set(
+        unmatched[unmatched["patient"] == "AGREE-00"]["why"]
+    )
     overview = next(d.value for d in at.dataframe if "ICC(2,1)" in d.value.columns)
     velocity = overview.set_index("parameter").loc["Velocity"]
     assert velocity["pairs"] == PATIENTS and velocity["band"] == "excellent" and velocity["ICC(2,1)"] > 0.95

@@ -27,6 +27,7 @@ from core.storage.references import (
     import_references,
     preview_reference_import,
     reference_imports,
+    unmatched_reference_trials,
 )
 from pages.parts.common import database, report_errors
 
@@ -180,6 +181,28 @@ def imports_list() -> None:
         hide_index=True,
         width="stretch",
     )
+    unmatched = unmatched_reference_trials(db)
+    if unmatched:
+        with st.expander(f"Reference trials without a MoveScope analysis ({len(unmatched)})"):
+            st.caption(
+                "They are matched as soon as the analysis is saved to the visit with that trial number."
+            )
+            st.dataframe(
+                pd.DataFrame(
+                    [
+                        {
+                            "patient": t.row.patient_code,
+                            "visit": t.row.visit,
+                            "trial": t.row.trial,
+                            "line": t.row.line,
+                            "why": t.reason,
+                        }
+                        for t in unmatched
+                    ]
+                ),
+                hide_index=True,
+                width="stretch",
+            )
     with st.expander("Delete an import"):
         labels = {i.id: f"{i.id}: {i.file_name} ({i.system}, {i.trials} trials)" for i in imports}
         chosen = st.selectbox("Import", list(labels), format_func=labels.get)

@@ -62,7 +62,15 @@ def compare_section(history: PatientHistory) -> None:
                 st.video(str(video), format=BROWSER_VIDEO_MIME)
             else:
                 st.caption("The annotated video of this trial is not stored on this server.")
-    st.dataframe(comparison_table(history, *chosen), hide_index=True, width="stretch")
+    st.dataframe(
+        comparison_table(history, *chosen),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            c: st.column_config.NumberColumn(format="%.2f") for c in ("earlier", "later", "change", "MDC95")
+        },
+    )
+    st.caption("Values are each visit's mean over its trials; the MDC is the one on the History tab.")
 
 
 def gait_trials_by_visit(patient_id: int) -> dict[int, list[TrialValues]]:
