@@ -18,6 +18,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from core.errors import InputError
 from core.settings import settings
@@ -416,3 +417,21 @@ def test_threads_saving_and_editing_one_patient_at_once(any_db):
     assert sorted(a.trial for a in stored if a.visit_id == visit.id) == list(range(1, 21))
     assert get_patient(any_db, patient.id).birth_year == 1959
     assert len(audit_trail(any_db, table_name="patients")) == 10
+
+
+def test_a_save_that_lost_its_trial_number_to_another_session_is_retried(db, monkeypatch):
+    import core.storage.records as records
+
+    patient = create_patient(db, "GAIT-022")
+    original, calls = records._insert_analysis, []
+
+    def clash_once(*args):
+        calls.append(args)
+        if len(calls) == 1:  # what the unique index says when another session took the number first
+            clash = Exception("UNIQUE constraint failed: analyses.visit_id, analyses.kind, analyses.trial")
+            raise IntegrityError("INSERT INTO analyses ...", {}, clash)
+        return original(*args)
+
+    monkeypatch.setattr(records, "_insert_analysis", clash_once)
+    save_analysis(db, record(), new_visit_of=patient.id)
+    assert len(calls) == 2 and counts(db) == (1, 1, 2), "the first attempt left nothing, the second saved"

@@ -4,6 +4,11 @@ SQLite file by default (``<data dir>/movescope.db``), any SQLAlchemy URL through
 PostgreSQL). SQLite runs in WAL mode with a busy timeout so two browser sessions saving at once wait for each
 other instead of failing. Every write that belongs together happens in one transaction
 (:meth:`Database.transaction`): an analysis and all its results are stored together or not at all.
+
+The operations live beside this module: :mod:`core.storage.records` (patients, visits, analyses, their edits
+and deletions), :mod:`core.storage.references` (reference-system measurements and their matching to
+analyses), :mod:`core.storage.audit` (the log of changes). Schema changes are Alembic migrations in
+``migrations/versions``, applied by :meth:`Database.migrate`.
 """
 
 from __future__ import annotations
