@@ -280,6 +280,11 @@ def read_gaitrite_export(
     return _import(header, rows, mapping, source="GAITRite export")
 
 
+def reference_columns(source: Source) -> list[str]:
+    """The column names of a reference CSV, for a page's column-mapping step (InputError when unreadable)."""
+    return _read_csv(source)[0]
+
+
 def detect_gaitrite_mapping(
     columns: Sequence[str],
     *,

@@ -1,17 +1,21 @@
-"""Patients: the clinic's patients, each one's visits and the analyses made at them."""
+"""Patients: the clinic's patient record - details, visits on a timeline, trends against norms with changes
+beyond the MDC flagged, two visits side by side, edits and deletions, and a report for the chart."""
 
 from __future__ import annotations
-
-from datetime import date
 
 import pandas as pd
 import streamlit as st
 
-from core.storage.records import add_visit, analyses_of_patient, get_analysis, media_path, patient_overview
-from core.video import BROWSER_VIDEO_MIME
+from core.history import patient_history
+from core.report import patient_report_html
+from core.storage.records import get_patient, patient_overview
 from pages.parts.common import PATIENT_KEY, database, page_header, report_errors
+from pages.parts.record_details import details_section, show_flash
+from pages.parts.record_history import compare_section, history_section
+from pages.parts.record_visits import visits_section
 
 page_header("Patients")
+show_flash()
 db = database()
 overview = patient_overview(db)
 if not overview:
@@ -45,55 +49,28 @@ patient_id = st.selectbox(
     index=list(codes).index(current) if current in codes else 0,
     format_func=codes.get,
 )
-st.subheader(f"Patient {codes[patient_id]}")
-
-with st.expander("Add a visit"), st.form("add-visit", clear_on_submit=True):
-    when = st.date_input("Date", value=date.today())
-    label = st.text_input("Label", placeholder="e.g. 3-month follow-up")
-    if st.form_submit_button("Add visit") and report_errors(
-        lambda: add_visit(db, patient_id, when, label), "Adding the visit"
-    ):
-        st.success("Visit added.")
-
-analyses = analyses_of_patient(db, patient_id)
-if not analyses:
-    st.info("No analyses saved for this patient yet.")
+patient = get_patient(db, patient_id)
+history = report_errors(lambda: patient_history(db, patient_id), "Reading the patient's history")
+if patient is None or history is None:
     st.stop()
-st.dataframe(
-    pd.DataFrame(
-        [
-            {
-                "id": a.id,
-                "visit": f"{a.visit_date:%Y-%m-%d} {a.visit_label or ''}".strip(),
-                "kind": a.kind,
-                "trial": a.trial,
-                "video": a.input_name,
-                "patient track": a.patient_track_id,
-                "saved": a.created_at,
-                **a.results,
-            }
-            for a in analyses
-        ]
-    ),
-    hide_index=True,
-    width="stretch",
+
+title, export = st.columns([3, 1])
+title.subheader(f"Patient {patient.code}")
+export.download_button(
+    "Export report (HTML)",
+    lambda: patient_report_html(db, patient_id),
+    f"movescope-{patient.code}.html",
+    "text/html",
+    on_click="ignore",
+    help="One self-contained file with the visits, flags and plots, for the patient's chart",
 )
 
-chosen = st.selectbox("Open analysis", [a.id for a in analyses], index=len(analyses) - 1)
-analysis = get_analysis(db, chosen)
-if analysis is not None:
-    left, right = st.columns([3, 2])
-    video = media_path(analysis.annotated_path)
-    with left:
-        if video is not None and video.is_file():
-            st.video(str(video), format=BROWSER_VIDEO_MIME)
-        else:
-            st.caption("The annotated video of this analysis is not stored on this server.")
-    with right:
-        patient_doc = analysis.document.get("patient", {})
-        st.write(
-            f"**Patient track:** {analysis.patient_track_id}"
-            + (" (chosen by hand)" if analysis.selection_manual else "")
-        )
-        st.write(patient_doc.get("reason", ""))
-        st.caption(f"Models: {', '.join(f'{k}: {v}' for k, v in analysis.model_versions.items())}")
+record, trends, compare, visits = st.tabs(["Record", "History", "Compare visits", "Visits and analyses"])
+with record:
+    details_section(patient)
+with trends:
+    history_section(history)
+with compare:
+    compare_section(history)
+with visits:
+    visits_section(patient_id)

@@ -46,6 +46,17 @@ def artifacts_dir() -> Path:
     return ARTIFACTS
 
 
+@pytest.fixture
+def db(tmp_path):
+    """A new, migrated SQLite clinic database of the test's own."""
+    from core.storage import Database
+
+    database = Database(f"sqlite:///{tmp_path / 'clinic.db'}")
+    database.migrate()
+    yield database
+    database.dispose()
+
+
 @pytest.fixture(scope="session")
 def demo_clip(tmp_path_factory) -> Path:
     """A 4 s, 640x480 clip of three real people: a walker crossing, a bystander, someone bobbing in place."""

@@ -166,6 +166,7 @@ def test_upload_a_walking_video_and_watch_the_annotated_result(server, browser, 
     page.get_by_role("button", name="Save analysis").click()
     page.get_by_text("Saved as analysis").wait_for(timeout=60_000)
     go_to(page, "Patients")
+    page.get_by_role("tab", name="Visits and analyses").click()
     page.get_by_text("Open analysis").wait_for(timeout=60_000)
     wait_until_idle(page)
     no_exception(page)

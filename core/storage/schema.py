@@ -5,6 +5,12 @@ spatial gait parameters). Every analysis records what went in (file name, conten
 (settings, model versions, timings) and its full JSON document; each reported parameter is also a row of
 ``results`` so trends across visits are one query. Schema changes go through Alembic migrations
 (``core/storage/migrations``) so a clinic's database survives upgrades.
+
+Reference measurements (a GAITRite walkway's or a motion-capture lab's values for the same trials) are kept
+per import: a :class:`ReferenceImport` holds the file and its column mapping, each :class:`ReferenceTrial` one
+row of it (patient, visit and trial as written, and the analysis it was matched to), each
+:class:`ReferenceValue` one parameter of that row. :class:`AuditEntry` rows record every edit, deletion and
+import, in the transaction that made it.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -71,6 +78,8 @@ class Visit(Base):
 
 class Analysis(Base):
     __tablename__ = "analyses"
+    # One trial number per kind and visit: reference rows are matched to analyses by it (migration 0002).
+    __table_args__ = (Index("uq_analyses_visit_kind_trial", "visit_id", "kind", "trial", unique=True),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     visit_id: Mapped[int] = mapped_column(
@@ -113,3 +122,84 @@ class Result(Base):
     n: Mapped[int | None] = mapped_column(Integer)  # strides (or events) the value rests on
 
     analysis: Mapped[Analysis] = relationship(back_populates="results")
+
+
+class ReferenceImport(Base):
+    """One imported reference file: where it came from and how its columns were read."""
+
+    __tablename__ = "reference_imports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    system: Mapped[str] = mapped_column(String(64), nullable=False)  # reference system, e.g. "GAITRite"
+    file_name: Mapped[str] = mapped_column(String(255), nullable=False)
+    file_sha256: Mapped[str | None] = mapped_column(String(64))
+    file_format: Mapped[str] = mapped_column(String(64), nullable=False)  # ReferenceTable.source
+    mapping: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
+    conversions: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
+    imported_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
+
+    trials: Mapped[list[ReferenceTrial]] = relationship(
+        back_populates="reference_import", cascade="all, delete-orphan", order_by="ReferenceTrial.line"
+    )
+
+
+class ReferenceTrial(Base):
+    """One row of a reference file: a trial of a patient at a visit, matched to an analysis when possible."""
+
+    __tablename__ = "reference_trials"
+    # A reference system measures a trial once; a second import of it is refused, not merged.
+    __table_args__ = (
+        UniqueConstraint("patient_id", "visit_key", "trial_key", "system", name="uq_reference_trials_trial"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    import_id: Mapped[int] = mapped_column(
+        ForeignKey("reference_imports.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    patient_id: Mapped[int] = mapped_column(
+        ForeignKey("patients.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    # Kept when the visit or the analysis is deleted: the walkway's measurement is still the clinic's data.
+    visit_id: Mapped[int | None] = mapped_column(ForeignKey("visits.id", ondelete="SET NULL"), index=True)
+    analysis_id: Mapped[int | None] = mapped_column(
+        ForeignKey("analyses.id", ondelete="SET NULL"), index=True
+    )
+    system: Mapped[str] = mapped_column(String(64), nullable=False)
+    visit: Mapped[str] = mapped_column(String(120), nullable=False)  # ISO date or label, as in the file
+    visit_key: Mapped[str] = mapped_column(String(120), nullable=False)  # core.reference.trial_key parts
+    trial: Mapped[str] = mapped_column(String(64), nullable=False)
+    trial_key: Mapped[str] = mapped_column(String(64), nullable=False)
+    line: Mapped[int] = mapped_column(Integer, nullable=False)  # line in the file (header = 1)
+
+    reference_import: Mapped[ReferenceImport] = relationship(back_populates="trials")
+    values: Mapped[list[ReferenceValue]] = relationship(
+        back_populates="trial", cascade="all, delete-orphan", order_by="ReferenceValue.id"
+    )
+
+
+class ReferenceValue(Base):
+    __tablename__ = "reference_values"
+    __table_args__ = (UniqueConstraint("trial_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    trial_id: Mapped[int] = mapped_column(
+        ForeignKey("reference_trials.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    name: Mapped[str] = mapped_column(String(80), nullable=False)  # GAITRite name
+    value: Mapped[float] = mapped_column(Float, nullable=False)  # in MoveScope's unit for the name
+    unit: Mapped[str] = mapped_column(String(24), nullable=False)
+
+    trial: Mapped[ReferenceTrial] = relationship(back_populates="values")
+
+
+class AuditEntry(Base):
+    """Who changed what is not known (MoveScope has no login); what changed and when is."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False, index=True)
+    action: Mapped[str] = mapped_column(String(32), nullable=False)  # update, delete, import, match, ...
+    table_name: Mapped[str] = mapped_column(String(40), nullable=False)
+    row_id: Mapped[int | None] = mapped_column(Integer)
+    summary: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
