@@ -67,11 +67,11 @@ def test_gait_upload_flow_override_and_save(demo_clip, demo_analysis):
     at.run()
     assert not at.exception, at.exception
     # the photographed people slide without moving their legs: no gait, and the page says why
-    assert [e.value for e in at.error] == [
-        "MoveScope does not report gait parameters for this video: too few complete strides "
-        f"({texts(at).split('too few complete strides (')[1].split(')')[0]}); at least 3 per foot are needed "
-        "- film a longer straight walk."
-    ]
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1
+    assert errors[0].startswith(
+        "MoveScope does not report gait parameters for this video: the legs do not step"
+    )
     assert at.get("video"), "the annotated video is shown"
     assert "walked across the image" in texts(at)
     assert at.dataframe, "the candidate table is shown"
