@@ -134,6 +134,16 @@ def _gaitrite_parameters() -> dict[str, GaitriteParameter]:
 GAITRITE_PARAMETERS: dict[str, GaitriteParameter] = _gaitrite_parameters()
 """GAITRite parameter names as the gait seed used them (see ../shared/data/PROVENANCE.md), with their unit."""
 
+
+def walkway_columns() -> dict[str, str]:
+    """What a walkway reports for one trial - Velocity, Cadence and every per-side parameter - with units."""
+    return {
+        name: p.unit
+        for name, p in GAITRITE_PARAMETERS.items()
+        if name.endswith(("/L", "/R")) or name in ("Velocity", "Cadence")  # "Toe In / Out" has a slash too
+    }
+
+
 # Spellings of the identification columns in walkway exports, compared after removing all but letters and
 # digits ("Patient ID" -> "patientid", "Test #" -> "test").
 ID_ALIASES: dict[str, tuple[str, ...]] = {

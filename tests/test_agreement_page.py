@@ -9,7 +9,8 @@ import numpy as np
 from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
-from core.gait.export import gaitrite_columns, gaitrite_csv
+from core.gait.export import gaitrite_csv
+from core.reference import walkway_columns
 from core.storage import ReferenceTrial, open_database
 from tests.clinic import patient_with_visits
 from tests.conftest import ROOT
@@ -63,7 +64,7 @@ def test_import_a_gaitrite_export_and_read_the_icc_table():
 
     at.file_uploader[0].set_value(("gaitrite.csv", export, "text/csv")).run()
     assert not at.exception, at.exception
-    assert f"Recognised as a GAITRite export: {len(gaitrite_columns())} parameter columns." in texts(at)
+    assert f"Recognised as a GAITRite export: {len(walkway_columns())} parameter columns." in texts(at)
     listing = at.dataframe[1].value
     assert len(listing) == PATIENTS + 1
     assert "unmatched: the visit has no gait analysis trial 2" in set(listing["status"])

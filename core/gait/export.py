@@ -10,20 +10,15 @@ import csv
 import io
 from collections.abc import Mapping, Sequence
 
-from core.reference import GAITRITE_PARAMETERS
+from core.reference import walkway_columns
 
 ID_COLUMNS = ("Patient ID", "Test Date", "Test #")
-
-
-def gaitrite_columns() -> list[str]:
-    """GAITRite parameters with a side (or Velocity/Cadence), in the catalogue's order."""
-    return [name for name in GAITRITE_PARAMETERS if "/" in name or name in ("Velocity", "Cadence")]
 
 
 def gaitrite_csv(trials: Sequence[Mapping]) -> str:
     """``trials``: dicts with ``patient``, ``visit`` (ISO date or label), ``trial`` and ``parameters``
     (GAITRite name -> value, or the JSON contract's ``{"value": ...}``). Parameters not measured are empty."""
-    columns = gaitrite_columns()
+    columns = list(walkway_columns())
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow([*ID_COLUMNS, *columns])

@@ -29,6 +29,7 @@ from scipy.interpolate import CubicSpline
 from scipy.ndimage import gaussian_filter1d, maximum_filter1d
 
 from core.errors import InputError
+from core.reference import walkway_columns
 from core.synth.body import (
     Body,
     Motion,
@@ -46,28 +47,8 @@ from core.synth.body import (
 
 SIDES = ("L", "R")
 
-# GAITRite parameter -> unit, in the order a report lists them.
-GAITRITE_UNITS: dict[str, str] = {
-    "Velocity": "cm/s",
-    "Cadence": "steps/min",
-    **{
-        f"{name}/{side}": unit
-        for name, unit in (
-            ("Cycle Time(sec)", "s"),
-            ("Stride Length(cm)", "cm"),
-            ("Step Length(cm)", "cm"),
-            ("Step Time(sec)", "s"),
-            ("HH Base Support(cm)", "cm"),
-            ("Swing % of Cycle", "%"),
-            ("Stance % of Cycle", "%"),
-            ("Double Supp % Cycle", "%"),
-            ("Toe In / Out", "deg"),
-            ("CV Stride Length", "%"),
-            ("CV Stride Time", "%"),
-        )
-        for side in SIDES
-    },
-}
+# GAITRite parameter -> unit, in the order a report lists them (the catalogue in core.reference).
+GAITRITE_UNITS: dict[str, str] = walkway_columns()
 
 # Shares of the gait cycle for the foot rockers (Perry and Burnfield, Gait Analysis, 2nd ed.): loading
 # response until the foot is flat, and heel off to toe off (terminal stance + pre-swing).
