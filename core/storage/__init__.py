@@ -18,9 +18,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.settings import settings
-from core.storage.schema import Analysis, Base, Patient, Result, Visit
+from core.storage.schema import Alarm, Analysis, Base, Patient, Result, Visit
 
-__all__ = ["Analysis", "Base", "Database", "Patient", "Result", "Visit", "open_database"]
+__all__ = ["Alarm", "Analysis", "Base", "Database", "Patient", "Result", "Visit", "open_database"]
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_S = 30

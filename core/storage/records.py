@@ -149,48 +149,68 @@ def save_analysis(
     transaction, so a failed save leaves neither an empty visit nor a partial analysis behind.
     """
     with db.transaction() as session:
-        if visit_id is None:
-            if new_visit_of is None or session.get(Patient, new_visit_of) is None:
-                raise InputError("Choose an existing patient to save this analysis to")
-            visit = Visit(
-                patient_id=new_visit_of,
-                visit_date=visit_date or date.today(),
-                label=(visit_label or "").strip() or None,
-            )
-            session.add(visit)
-            session.flush()
-            visit_id = visit.id
-        elif session.get(Visit, visit_id) is None:
-            raise InputError("That visit no longer exists")
-        trial = session.scalar(
-            select(func.coalesce(func.max(Analysis.trial), 0)).where(
-                Analysis.visit_id == visit_id, Analysis.kind == record.kind
-            )
-        )
-        analysis = Analysis(
+        return add_analysis(
+            session,
+            record,
             visit_id=visit_id,
-            kind=record.kind,
-            trial=max(record.trial, int(trial) + 1),
-            status="complete",
-            input_name=record.input_name,
-            input_sha256=record.input_sha256,
-            input_path=record.input_path,
-            annotated_path=record.annotated_path,
-            patient_track_id=record.patient_track_id,
-            selection_manual=record.selection_manual,
-            quality_usable=record.quality_usable,
-            settings=record.settings,
-            model_versions=record.model_versions,
-            timings=record.timings,
-            document=record.document,
-            results=[
-                Result(name=r.name, value=r.value, unit=r.unit, uncertainty=r.uncertainty, n=r.n)
-                for r in record.results
-            ],
+            new_visit_of=new_visit_of,
+            visit_date=visit_date,
+            visit_label=visit_label,
+        ).id
+
+
+def add_analysis(
+    session,
+    record: AnalysisRecord,
+    *,
+    visit_id: int | None = None,
+    new_visit_of: int | None = None,
+    visit_date: date | None = None,
+    visit_label: str | None = None,
+) -> Analysis:
+    """:func:`save_analysis` inside a caller's transaction (to store more with it, e.g. its alarms)."""
+    if visit_id is None:
+        if new_visit_of is None or session.get(Patient, new_visit_of) is None:
+            raise InputError("Choose an existing patient to save this analysis to")
+        visit = Visit(
+            patient_id=new_visit_of,
+            visit_date=visit_date or date.today(),
+            label=(visit_label or "").strip() or None,
         )
-        session.add(analysis)
+        session.add(visit)
         session.flush()
-        return analysis.id
+        visit_id = visit.id
+    elif session.get(Visit, visit_id) is None:
+        raise InputError("That visit no longer exists")
+    trial = session.scalar(
+        select(func.coalesce(func.max(Analysis.trial), 0)).where(
+            Analysis.visit_id == visit_id, Analysis.kind == record.kind
+        )
+    )
+    analysis = Analysis(
+        visit_id=visit_id,
+        kind=record.kind,
+        trial=max(record.trial, int(trial) + 1),
+        status="complete",
+        input_name=record.input_name,
+        input_sha256=record.input_sha256,
+        input_path=record.input_path,
+        annotated_path=record.annotated_path,
+        patient_track_id=record.patient_track_id,
+        selection_manual=record.selection_manual,
+        quality_usable=record.quality_usable,
+        settings=record.settings,
+        model_versions=record.model_versions,
+        timings=record.timings,
+        document=record.document,
+        results=[
+            Result(name=r.name, value=r.value, unit=r.unit, uncertainty=r.uncertainty, n=r.n)
+            for r in record.results
+        ],
+    )
+    session.add(analysis)
+    session.flush()
+    return analysis
 
 
 @dataclass(frozen=True)
