@@ -59,18 +59,23 @@ def make_fall_clip(
     fps: float = 15.0,
     width_px: int = 480,
     seed: int = 0,
+    sensor_path: str | Path | None = None,
 ):
     """Render a synthetic clip of one person doing ``activity`` (a WebM video); returns (path, label).
 
     The activity is simulated for ``seconds`` (at least 6), then the last posture is held ``hold_s`` more.
+    ``sensor_path``: also write what a waist sensor worn meanwhile recorded (``time_s,ax_g,ay_g,az_g``).
     For tests and demos: the person is the lab's figure, not a real human.
     """
     from core.synth.render import render_video
+    from core.synth.sensors import single_device, write_device_csv
 
     rng = np.random.default_rng(seed)
     body = Body.sample(rng)
     motion, label = simulate_activity(activity, body, rng, seconds, SIM_FPS)
     motion = hold_last_pose(motion, hold_s).placed((0.0, 0.0), rng.uniform(0, 360))
+    if sensor_path is not None:
+        write_device_csv(single_device(motion, "waist", rng), sensor_path)
     video_motion = motion.every(round(SIM_FPS / fps))
     camera = scaled_camera(camera_for_view(view, video_motion, rng), width_px)
     clip = film(camera, [Person(video_motion, "patient", activity)], seed=seed)
