@@ -65,7 +65,12 @@ def test_an_alarm_is_stored_before_delivery_with_its_report_after(db):
 
 def test_without_channels_the_banner_is_the_alarm(db):
     stored = raise_alarm(db, alarm(), AlarmConfig(), input_sha256=SHA)
-    assert stored.delivery == {"alarm_id": stored.uid, "delivered": True, "all_delivered": True, "channels": []}
+    assert stored.delivery == {
+        "alarm_id": stored.uid,
+        "delivered": True,
+        "all_delivered": True,
+        "channels": [],
+    }
 
 
 def test_the_same_alarm_of_the_same_recording_is_raised_once(db):
@@ -76,7 +81,7 @@ def test_the_same_alarm_of_the_same_recording_is_raised_once(db):
         return DeliveryReport(fall_alarm.id, ())
 
     first = raise_alarm(db, alarm(), AlarmConfig(), input_sha256=SHA, deliver=deliver)
-    again = raise_alarm(db, alarm(), AlarmConfig(), input_sha256=SHA, deliver=deliver)  # the page reran
+    again = raise_alarm(db, alarm(), AlarmConfig(), input_sha256=SHA, deliver=deliver)  # a page rerun
     other = raise_alarm(db, alarm(40.0), AlarmConfig(), input_sha256=SHA, deliver=deliver)
     assert again.uid == first.uid and other.uid != first.uid
     assert len(calls) == 2
@@ -117,7 +122,7 @@ def test_saving_links_the_alarms_to_the_analysis_and_patient_atomically(db):
     assert counts == [0, 0], "a failed save leaves neither a visit nor an analysis"
     assert get_alarm(db, stored.uid).analysis_id is None
 
-    analysis_id = save_fall_analysis(db, record(), [stored.uid], new_visit_of=patient.id, visit_label="night 1")
+    analysis_id = save_fall_analysis(db, record(), [stored.uid], new_visit_of=patient.id, visit_label="n1")
     linked = get_alarm(db, stored.uid)
     assert (linked.analysis_id, linked.patient_id) == (analysis_id, patient.id)
     assert [a.uid for a in list_alarms(db, patient_id=patient.id)] == [stored.uid]
