@@ -86,3 +86,18 @@ def test_a_track_broken_by_a_fall_is_joined_and_separate_people_are_not():
     assert [t.id for t in joined] == [1, 3]
     assert len(joined[0]) == 60 and joined[0].frames[-1] == 69
     assert stitch_tracks([before, _track(4, range(90, 120), 300.0)], fps=30.0)[1].id == 4, "too late to join"
+
+
+def test_a_fallen_person_the_pose_model_loses_is_presumed_still_lying():
+    scene = synthetic_scene("fall_forward_from_standing", VIEW, 1, exact=True, bystanders=0, hold_s=12.0)
+    (track,) = track_people(scene.frames, fps=scene.fps)
+    keep = track.frames <= round((scene.impact_s + 3.0) * scene.fps)  # not detected after 3 s on the floor
+    lost = Track(track.id, track.frames[keep], track.boxes[keep], track.scores[keep], track.keypoints[keep])
+    size = (scene.clip.camera.width_px, scene.clip.camera.height_px)
+    result = detect_falls_in_tracks([lost], scene.fps, len(scene.frames), image_size=size)
+    assert result.events[0].alarm_s == pytest.approx(result.events[0].end_s + LYING_ALARM_S, abs=0.1)
+    someone_up = Track(
+        9, lost.frames[-1] + np.arange(60, 90), lost.boxes[-30:], lost.scores[-30:], lost.keypoints[-30:]
+    )
+    seen_again = detect_falls_in_tracks([lost, someone_up], scene.fps, len(scene.frames), image_size=size)
+    assert not seen_again.alarm, "someone was seen at the spot before the lying time was over"

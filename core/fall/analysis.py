@@ -480,8 +480,13 @@ def analyse_fall(
         result.tracked = tracked
         result.timings.update(tracked.timings)
         t0 = time.perf_counter()
+        video_info = tracked.video
         result.video = detect_falls_in_tracks(
-            tracked.tracks, tracked.video.fps, tracked.video.frames, settings.video_config
+            tracked.tracks,
+            video_info.fps,
+            video_info.frames,
+            settings.video_config,
+            (video_info.width, video_info.height),
         )
         result.timings["body_states"] = time.perf_counter() - t0
         if not tracked.tracks:

@@ -45,7 +45,9 @@ longer than 1.2 s from upright. The per-frame probability (0-1, for the timeline
 three criteria (0.5 at the thresholds) times how "down" the posture looks.
 
 Alarm: a fall followed by lying for ``lying_alarm_s`` (default :data:`core.alarms.LYING_ALARM_S`, the seed's
-10 s), through :func:`core.alarms.alarms_in_timeline`; deliberate lying raises none.
+10 s), through :func:`core.alarms.alarms_in_timeline`; deliberate lying raises none. The pose model finds
+lying people less often than upright ones, so a fallen person it loses is presumed to lie on until someone
+is seen near the spot again or the video ends (:func:`presumed_lying_until`; not at the image border).
 
 Limits (seen in the lab): a single 2D view is ambiguous - from a ceiling camera a crouch can look upright
 and a fall straight away from the camera shortens the body without turning it; a person getting up from
@@ -124,6 +126,7 @@ FALL_LOOKAHEAD_S = 0.5  # ... or just after (the posture can read "down" before 
 # for IoU matching.
 STITCH_GAP_S = 1.5
 STITCH_MAX_DISTANCE = 0.75  # ... if the new box's centre is this close (share of the old box's larger side)
+EDGE_MARGIN = 0.02  # a box this close to the image border (share of its larger side) may be leaving it
 CONFIRM_DOWN_S = 1.5  # the body must stay down this long for a fall to count (not a stumble)
 DOWN_ANGLE_SCALE_DEG = 6.0
 DOWN_SPAN_SCALE = 0.05
@@ -384,7 +387,10 @@ class BodyStateMachine:
             self._episode.last_down_s = t
         self._judge(t)
         self._close_if_up(t)
-        self._update_stature(t, stature_px)
+        if not axis_speed > UPRIGHT_MAX_AXIS_SPEED_H_S:
+            # not while the body swings: one on its way down is straight too, and its apparent length
+            # changes with the perspective
+            self._update_stature(t, stature_px)
         name = "lying" if self._episode is not None else "upright" if upright else "sitting"
         return FrameState(name, angle, span, axis_speed, hip_speed)
 
@@ -537,9 +543,12 @@ def _probability(state, span, angle, episodes: list[_Episode], time_s, config: V
 
 
 def analyse_track(
-    track: Track, fps: float, config: VideoFallConfig | None = None
+    track: Track, fps: float, config: VideoFallConfig | None = None, presumed_until_s: float | None = None
 ) -> tuple[BodyTimeline, list[VideoFallEvent]]:
-    """Run the state machine over one track; returns its timeline and its falls (with alarms)."""
+    """Run the state machine over one track; returns its timeline and its falls (with alarms).
+
+    ``presumed_until_s``: if the track ends lying, the person is taken to lie on until then (for the alarm).
+    """
     config = config or VideoFallConfig()
     m = body_measures(track, fps)
     machine = BodyStateMachine(config)
@@ -566,12 +575,11 @@ def analyse_track(
     for e in falls:
         state[(m.time_s >= e.start_s) & (m.time_s < e.onset_s)] = STATE_CODE["falling"]
     probability = _probability(state, values[:, 1], values[:, 0], machine.episodes, m.time_s, config)
-    alarms = alarms_in_timeline(
-        m.time_s,
-        state == STATE_CODE["lying"],
-        [e.onset_s for e in falls],
-        lying_alarm_s=config.lying_alarm_s,
-    )
+    times, lying = m.time_s, state == STATE_CODE["lying"]
+    if falls and presumed_until_s is not None and n and lying[-1] and presumed_until_s > times[-1]:
+        unseen = np.arange(times[-1] + 1.0 / fps, presumed_until_s + 1e-9, 1.0 / fps)
+        times, lying = np.concatenate([times, unseen]), np.concatenate([lying, np.ones(len(unseen), bool)])
+    alarms = alarms_in_timeline(times, lying, [e.onset_s for e in falls], lying_alarm_s=config.lying_alarm_s)
     alarm_times = sorted(a.recording_time_s for a in alarms)
     events = []
     for k, e in enumerate(falls):
@@ -633,15 +641,48 @@ class VideoFallResult:
         return any(e.alarm_s is not None for e in self.events)
 
 
+def presumed_lying_until(
+    track: Track, tracks: list[Track], fps: float, frames: int, image_size=None
+) -> float | None:
+    """Until when a person whose track ends is presumed to be where it ended (None: they may have left).
+
+    Lying people are harder for the pose model to find than upright ones, so a fallen person who is no
+    longer detected has not necessarily got up. They are presumed to lie on until someone is seen again
+    near the spot, or the video ends; not if their last box touched the image border (they may have left).
+    """
+    last = track.boxes[-1]
+    if image_size is not None:
+        width, height = image_size
+        margin = EDGE_MARGIN * max(width, height)
+        if last[0] <= margin or last[1] <= margin or last[2] >= width - margin or last[3] >= height - margin:
+            return None
+    size = max(last[2] - last[0], last[3] - last[1], 1.0)
+    centre = (last[:2] + last[2:]) / 2
+    end = int(track.frames[-1])
+    starts = [
+        int(other.frames[0])
+        for other in tracks
+        if other.id != track.id
+        and int(other.frames[0]) > end
+        and np.hypot(*((other.boxes[0, :2] + other.boxes[0, 2:]) / 2 - centre)) <= STITCH_MAX_DISTANCE * size
+    ]
+    return (min(starts) if starts else frames) / fps
+
+
 def detect_falls_in_tracks(
-    tracks: list[Track], fps: float, frames: int, config: VideoFallConfig | None = None
+    tracks: list[Track],
+    fps: float,
+    frames: int,
+    config: VideoFallConfig | None = None,
+    image_size: tuple[int, int] | None = None,
 ) -> VideoFallResult:
-    """Body states and falls of every tracked person."""
+    """Body states and falls of every tracked person (``image_size``: width, height of the video)."""
     config = config or VideoFallConfig()
     timelines, events = [], []
     stitched = stitch_tracks(tracks, fps)
     for track in stitched:
-        timeline, found = analyse_track(track, fps, config)
+        presumed = presumed_lying_until(track, stitched, fps, frames, image_size)
+        timeline, found = analyse_track(track, fps, config, presumed)
         timelines.append(timeline)
         events.extend(found)
     events.sort(key=lambda e: e.end_s)
