@@ -244,7 +244,10 @@ def measure_on_real_people(walking_dir: Path, detector: FallenPersonDetector) ->
 
 
 def measure_on_rendered_falls(
-    detector: FallenPersonDetector, clips_per_view: int = 6, seed: int = 0, pose_imgsz: int = 640
+    detector: FallenPersonDetector,
+    clips_per_view: int = 6,
+    seed: int = 0,
+    pose_imgsz: tuple[int, ...] = (320, 640),
 ) -> dict:
     """Hit rate on rendered (synthetic) people lying after a fall, false rate on them upright before it.
 
@@ -258,7 +261,7 @@ def measure_on_rendered_falls(
     from core.synth.render import Appearance, RenderStyle, horizon_y, render_joints
     from core.synth.scene import Person, film
 
-    estimator = PoseEstimator(PoseSettings(imgsz=pose_imgsz))
+    estimators = {size: PoseEstimator(PoseSettings(imgsz=size)) for size in pose_imgsz}
     rng = np.random.default_rng(seed)
     falls = [a for a in ACTIVITIES if a.startswith("fall_")]
     rows = []  # view, lying, detector score, pose found
@@ -288,19 +291,30 @@ def measure_on_rendered_falls(
             )
             images = [f.image_bgr for f in frames]
             found = detector.detect(images)
-            poses = estimator.predict(images, list(range(len(images))))
-            for k, (frame, det, pose) in enumerate(zip(frames, found, poses, strict=True)):
+            poses = {s: e.predict(images, list(range(len(images)))) for s, e in estimators.items()}
+            for k, (frame, det) in enumerate(zip(frames, found, strict=True)):
                 box = frame.boxes_px[0]
                 if not np.isfinite(box).all() or frame.visible_fraction[0] < 0.9:
                     continue
-                pose_hit = bool(len(pose.boxes)) and float(iou_matrix(box[None], pose.boxes).max()) >= 0.5
-                rows.append((view, k > 0, det.fall_score(box), pose_hit))
-    out: dict = {"clips_per_view": clips_per_view, "seed": seed, "pose_imgsz": pose_imgsz}
+                hits = {
+                    size: bool(len(p[k].boxes)) and float(iou_matrix(box[None], p[k].boxes).max()) >= 0.5
+                    for size, p in poses.items()
+                }
+                rows.append((view, k > 0, det.fall_score(box), hits))
+    out: dict = {
+        "clips_per_view": clips_per_view,
+        "seed": seed,
+        "image_sizes": "cctv 1280x720, others 1920x1080",
+    }
     for lying, name in ((True, "lying_after_fall"), (False, "upright_before_fall")):
         part = [r for r in rows if r[1] == lying]
         out[name] = {
             **_rates([r[2] for r in part]),
-            "pose_model_found": round(float(np.mean([r[3] for r in part])), 4) if part else None,
+            "pose_model_found_at_imgsz": {
+                str(size): round(float(np.mean([r[3][size] for r in part])), 4) for size in pose_imgsz
+            }
+            if part
+            else None,
             "by_view_fall_at_0.5": {
                 view: round(
                     float(np.mean([np.nan_to_num(r[2]) >= DECISION_CONF for r in part if r[0] == view])), 4
