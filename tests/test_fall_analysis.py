@@ -7,7 +7,10 @@ import json
 import os
 import subprocess
 import sys
+import threading
+from contextlib import contextmanager
 from functools import cache
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +23,8 @@ from core.fall.bench import SIM_FPS, hold_last_pose, make_fall_clip
 from core.fall.video import VideoFallEvent
 from core.pose import PoseSettings
 from core.settings import settings
+from core.storage import open_database
+from core.storage.alarms import get_alarm
 from core.synth.body import Body
 from core.synth.falls import simulate_activity
 from core.synth.sensors import single_device, write_device_csv
@@ -27,6 +32,34 @@ from tests.conftest import ROOT
 
 CLIP_IMGSZ = 640  # the lab's rendered figure lying on the floor is found at 640, mostly not at 320
 CLIP_LYING_ALARM_S = 2.0  # short, so a short clip shows the alarm
+
+
+class _Webhook(BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.server.received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@contextmanager
+def local_webhook():
+    """A local HTTP server that records the alarms posted to it (``.received``)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Webhook)
+    server.received = []
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+
+
+@pytest.fixture
+def webhook():
+    with local_webhook() as server:
+        yield server
 
 
 def fall_recording(tmp_path_factory) -> tuple[Path, Path]:
@@ -160,3 +193,19 @@ def test_cli_bad_input_exits_2_with_one_line(tmp_path, capsys, args, message):
     assert main(["fall", *(a.format(bad=bad, good=good) for a in args)]) == 2
     error = capsys.readouterr().err
     assert error.strip().count("\n") == 0 and message in error, error
+
+
+def test_cli_notify_stores_and_delivers_the_alarm_once(tmp_path, webhook, capsys):
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text(
+        f'[alarms]\nwebhook_urls = ["http://127.0.0.1:{webhook.server_port}/a"]\nretries = 0\n'
+    )
+    csv = sensor_csv(tmp_path / "night.csv", "fall_backward_from_standing")
+    args = ["fall", "--sensor", str(csv), "--notify", "--secrets", str(secrets), "--patient", "CLI-7"]
+    assert main([*args, "--json", str(tmp_path / "a.json")]) == 0
+    assert main([*args, "--json", str(tmp_path / "b.json")]) == 0  # run twice: the alarm is not repeated
+    first, second = (json.loads((tmp_path / n).read_text())["raised_alarms"] for n in ("a.json", "b.json"))
+    assert len(first) == 1 and first == second and first[0]["delivery"]["delivered"]
+    assert [a["patient"] for a in webhook.received] == ["CLI-7"]
+    stored = get_alarm(open_database(), first[0]["id"])
+    assert stored.source == "night.csv" and not stored.acknowledged

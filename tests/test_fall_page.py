@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -13,30 +9,22 @@ from core.storage import open_database
 from core.storage.alarms import list_alarms
 from core.storage.records import analyses_of_patient, create_patient, get_analysis, list_patients
 from tests.conftest import ROOT
-from tests.test_fall_analysis import CLIP_IMGSZ, CLIP_LYING_ALARM_S, fall_recording, sensor_csv
+from tests.test_fall_analysis import (
+    CLIP_IMGSZ,
+    CLIP_LYING_ALARM_S,
+    fall_recording,
+    local_webhook,
+    sensor_csv,
+)
 
 TIMEOUT_S = 300
 PAGE = "pages/fall.py"
 
 
-class _Webhook(BaseHTTPRequestHandler):
-    def do_POST(self):
-        self.server.received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def webhook():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Webhook)
-    server.received = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
+    with local_webhook() as server:
+        yield server
 
 
 def fall_page(code: str, secrets: dict | None = None) -> AppTest:
