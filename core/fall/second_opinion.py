@@ -8,7 +8,26 @@ gets the confidence of the "Fall" box that overlaps their own box (IoU >= :data:
 beside the rule's probability; how much they count (:data:`SECOND_OPINION_WEIGHT`) was decided by measuring
 the detector first (:func:`measure_fallen_person_detector`, run by ``python -m core bench fall``).
 
-Measured (placeholder: replaced by the numbers the bench produced, see the end of this docstring).
+Measured with ``python -m core bench fallen-person`` (``assets/bench/fallen-person.json``, 2026-11-21, model
+``fallen-person@5f6f620d0fa5``, imgsz 640, a "Fall" box counts at the package's confidence 0.5):
+
+- **Real upright people** (everyone YOLO11n-pose finds at least 60 px tall with score >= 0.5 on every 3rd
+  to 8th frame of ../shared/data/walking; 406 person-frames): called "Fall" in 5.2 % (21), 12.1 % at
+  confidence 0.25. Per clip: sports2d 5.0 % of 119 (a man there does jumping jacks and a flip),
+  opencv_vtest 0 % of 38, pose2sim cam01 17.3 % of 75, cam02 0 % of 75, cam03 4.1 % of 49, cam04 0 % of 50.
+- **Rendered lying people** (synthetic: the motion lab's fallen figures drawn by :mod:`core.synth.render`,
+  6 falls per view, cctv/oblique/across/toward, 1.5 and 2.5 s after the impact; 48 person-frames):
+  called "Fall" in 8.3 % (41.7 % at 0.25); the detector saw 69 % of them at all. The same figures upright
+  before the fall (24): 0 % "Fall". These are synthetic figures, not people: a domain gap is likely, and no
+  real recording of a lying person was available to measure on.
+- Side finding on the same rendered figures: YOLO11n-pose finds them lying 46 % of the time at imgsz 320 and
+  71 % at 640, upright 83 % and 96 %: lying people are harder for the pose model too.
+
+Decision: weight 0, displayed only. At two frames a second, a 5 % false "Fall" rate on upright people is a
+false flag every ~10 s per person in view (17 % in one lab camera), while it recognised few of the fallen
+figures; the body-state rule decides alone. The detector costs time: on sports2d the video path runs
+34 fps at imgsz 320 without it and 21 fps with it (``python -m core bench fall``), so it can be switched
+off.
 """
 
 from __future__ import annotations
