@@ -20,9 +20,16 @@ from core.fall.analysis import (
 from core.pose import IMGSZ_CHOICES, PoseSettings
 from core.settings import settings
 from core.storage.alarms import save_fall_analysis
-from core.storage.records import store_media, visits_of
+from core.storage.records import store_media
 from core.video import BROWSER_VIDEO_MIME, VIDEO_SUFFIXES
-from pages.parts.common import current_patient, database, page_header, report_errors, save_upload
+from pages.parts.common import (
+    choose_visit,
+    current_patient,
+    database,
+    page_header,
+    report_errors,
+    save_upload,
+)
 from pages.parts.fall_alarms import alarm_banner, alarm_config, raise_alarms
 from pages.parts.fall_report import event_table, summary_metrics, timeline_figure
 
@@ -114,14 +121,7 @@ def save_section(result: FallResult, video, sensor, annotated, alarms) -> None:
     if patient is None:
         st.info("Choose or create a patient in the sidebar to save this analysis.")
         return
-    visits = visits_of(database(), patient.id)
-    labels = {v.id: f"{v.visit_date:%Y-%m-%d} {v.label or ''}".strip() for v in visits}
-    visit_id = st.selectbox(
-        f"Visit of {patient.code}",
-        [None, *labels],
-        format_func=lambda v: "New visit today" if v is None else labels[v],
-    )
-    label = st.text_input("Label of the new visit", placeholder="e.g. night 3") if visit_id is None else None
+    visit_id, label = choose_visit(patient, "e.g. night 3")
     if st.button("Save analysis", type="primary"):
 
         def save() -> int:

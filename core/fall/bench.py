@@ -286,6 +286,29 @@ def _breakdown(rows: list[dict], field: str) -> dict:
     return out
 
 
+def _row(scene: SyntheticScene, falls: list[tuple[float, float | None]], probability: float, **extra) -> dict:
+    """One scene's verdict: ``falls`` are (down or impact time, alarm time or None) of the found falls."""
+    timely = [
+        (down, alarm)
+        for down, alarm in falls
+        if scene.impact_s is not None and TIMELY_S[0] <= down - scene.impact_s <= TIMELY_S[1]
+    ]
+    alarm = next((a for _, a in timely if a is not None), None)
+    return {
+        "activity": scene.activity,
+        "view": scene.view,
+        "seed": scene.seed,
+        "is_fall": scene.is_fall,
+        "decision": bool(falls),
+        "timely": bool(timely),
+        "events": len(falls),
+        "alarms": sum(a is not None for _, a in falls),
+        "alarm_delay_s": None if alarm is None else round(alarm - scene.impact_s, 3),
+        "probability": round(probability, 4),
+        **extra,
+    }
+
+
 def _video_row(scene: SyntheticScene) -> dict:
     from core.fall.video import detect_falls_in_tracks
     from core.tracking import track_people
@@ -297,26 +320,14 @@ def _video_row(scene: SyntheticScene) -> dict:
         len(scene.frames),
         image_size=(camera.width_px, camera.height_px),
     )
-    timely = [
-        e
-        for e in result.events
-        if scene.impact_s is not None and TIMELY_S[0] <= e.end_s - scene.impact_s <= TIMELY_S[1]
-    ]
-    alarm = next((e.alarm_s for e in timely if e.alarm_s is not None), None)
-    return {
-        "activity": scene.activity,
-        "view": scene.view,
-        "seed": scene.seed,
-        "is_fall": scene.is_fall,
-        "decision": result.fall,
-        "timely": bool(timely),
-        "events": len(result.events),
-        "alarms": sum(e.alarm_s is not None for e in result.events),
-        "alarm_delay_s": None if alarm is None else round(alarm - scene.impact_s, 3),
-        "probability": round(result.probability, 4),
-        "patient_seen": round(scene.patient_seen, 3),
-        "duration_s": round(scene.duration_s, 2),
-    }
+    falls = [(e.end_s, e.alarm_s) for e in result.events]
+    return _row(
+        scene,
+        falls,
+        result.probability,
+        patient_seen=round(scene.patient_seen, 3),
+        duration_s=round(scene.duration_s, 2),
+    )
 
 
 def _sensor_row(scene: SyntheticScene) -> dict:
@@ -325,25 +336,8 @@ def _sensor_row(scene: SyntheticScene) -> dict:
 
     rng = np.random.default_rng([scene.seed, 0x5E75])
     result = detect_falls_in_recording(single_device(scene.motion, "waist", rng))
-    timely = [
-        e
-        for e in result.events
-        if scene.impact_s is not None and TIMELY_S[0] <= e.impact_s - scene.impact_s <= TIMELY_S[1]
-    ]
-    alarm = next((e.alarm_s for e in timely if e.alarm_s is not None), None)
-    return {
-        "activity": scene.activity,
-        "view": scene.view,
-        "seed": scene.seed,
-        "is_fall": scene.is_fall,
-        "decision": result.fall,
-        "timely": bool(timely),
-        "events": len(result.events),
-        "alarms": sum(e.alarm_s is not None for e in result.events),
-        "alarm_delay_s": None if alarm is None else round(alarm - scene.impact_s, 3),
-        "probability": round(result.probability, 4),
-        "duration_s": round(scene.motion.duration_s, 2),
-    }
+    falls = [(e.impact_s, e.alarm_s) for e in result.events]
+    return _row(scene, falls, result.probability, duration_s=round(scene.motion.duration_s, 2))
 
 
 def _report(rows: list[dict]) -> dict:
