@@ -20,6 +20,7 @@ from core.cache import StageCache
 from core.cli import main
 from core.fall.analysis import FallSettings, analyse_fall, fuse_events
 from core.fall.bench import SIM_FPS, hold_last_pose, make_fall_clip
+from core.fall.second_opinion import FALL_CLASS, SECOND_OPINION_WEIGHT, Detections
 from core.fall.video import VideoFallEvent
 from core.pose import PoseSettings
 from core.settings import settings
@@ -209,3 +210,25 @@ def test_cli_notify_stores_and_delivers_the_alarm_once(tmp_path, webhook, capsys
     assert [a["patient"] for a in webhook.received] == ["CLI-7"]
     stored = get_alarm(open_database(), first[0]["id"])
     assert stored.source == "night.csv" and not stored.acknowledged
+
+
+def test_the_fallen_person_detector_scores_tracked_people_and_is_only_shown(tmp_path_factory):
+    boxes = np.array([[0, 0, 100, 200], [300, 0, 400, 200]], float)
+    found = Detections(boxes, np.array([FALL_CLASS, 0]), np.array([0.8, 0.9]))
+    assert found.fall_score(np.array([5, 5, 100, 190])) == 0.8  # overlaps the "Fall" box
+    assert found.fall_score(np.array([300, 10, 395, 200])) == 0.0  # only a "Normal" box
+    assert np.isnan(found.fall_score(np.array([600, 0, 700, 200])))  # the detector did not see them
+
+    video, _ = fall_recording(tmp_path_factory)
+    settings_with_opinion = clip_settings(second_opinion=True)
+    result = analyse_fall(video, None, settings_with_opinion, StageCache(settings().cache_dir))
+    opinion = result.opinion
+    assert opinion is not None and opinion.weight == SECOND_OPINION_WEIGHT == 0.0
+    assert len(opinion.frames) == 20 and set(opinion.scores) == {t.id for t in result.tracked.tracks}
+    scores = np.concatenate(list(opinion.scores.values()))
+    assert np.all(np.isnan(scores) | ((scores >= 0) & (scores <= 1)))
+    without = analyse_fall(video, None, clip_settings(), StageCache(settings().cache_dir))
+    assert result.probability == without.probability, "weight 0: the detector never changes the decision"
+    timeline = result.timeline()
+    assert len(timeline["detector_time_s"]) == 20
+    assert result.to_document()["modalities"]["video"]["second_opinion"]["frames_checked"] == 20
