@@ -13,6 +13,7 @@ navigation = st.navigation(
     [
         st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
         st.Page("pages/gait.py", title="Gait", icon=":material/directions_walk:", url_path="gait"),
+        st.Page("pages/fall.py", title="Falls", icon=":material/personal_injury:", url_path="falls"),
         st.Page("pages/patients.py", title="Patients", icon=":material/group:", url_path="patients"),
         st.Page(
             "pages/agreement.py", title="Agreement", icon=":material/compare_arrows:", url_path="agreement"

@@ -1,7 +1,8 @@
 """What the clinician sees on the video: every tracked person's box, ID and skeleton, the patient highlighted.
 
 Annotated videos are previews (at most :data:`core.video.MAX_ANNOTATED_WIDTH` wide, WebM/VP8). Frames the
-pose stage skipped (``stride`` > 1) show the most recent analysed pose.
+pose stage skipped (``stride`` > 1) show the most recent analysed pose. A ``style`` callback can colour and
+label each person per frame instead (the fall page colours people by body state).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ PATIENT_COLOUR = (0, 165, 255)  # BGR orange: stands out on skin, clothing and h
 OTHER_COLOUR = (200, 170, 60)  # BGR steel blue for bystanders
 KEYPOINT_MIN_CONFIDENCE = 0.3
 Progress = Callable[[float, str], None]
+# (track, row in the track) -> (BGR colour, label): how to draw one person in one frame
+PersonStyle = Callable[[Track, int], tuple[tuple[int, int, int], str]]
 
 
 def _by_frame(tracks: list[Track]) -> dict[int, list[tuple[Track, int]]]:
@@ -30,13 +33,20 @@ def _by_frame(tracks: list[Track]) -> dict[int, list[tuple[Track, int]]]:
 
 
 def draw_people(
-    image: np.ndarray, people: list[tuple[Track, int]], patient_id: int | None, scale: float = 1.0
+    image: np.ndarray,
+    people: list[tuple[Track, int]],
+    patient_id: int | None,
+    scale: float = 1.0,
+    style: PersonStyle | None = None,
 ) -> np.ndarray:
     """Draw boxes, IDs and skeletons of ``people`` (track, row) on ``image`` (coordinates times ``scale``)."""
     thickness = max(1, round(image.shape[1] / 480))
     for track, i in sorted(people, key=lambda p: p[0].id == patient_id):  # patient drawn last, on top
         is_patient = track.id == patient_id
         colour = PATIENT_COLOUR if is_patient else OTHER_COLOUR
+        label = f"patient #{track.id}" if is_patient else f"#{track.id}"
+        if style is not None:
+            colour, label = style(track, i)
         x1, y1, x2, y2 = (track.boxes[i] * scale).astype(int)
         cv2.rectangle(image, (x1, y1), (x2, y2), colour, thickness * (2 if is_patient else 1))
         keypoints = track.keypoints[i]
@@ -47,7 +57,6 @@ def draw_people(
                 cv2.line(image, tuple(points[a]), tuple(points[b]), colour, thickness, cv2.LINE_AA)
         for j in np.flatnonzero(seen):
             cv2.circle(image, tuple(points[j]), thickness + 1, (255, 255, 255), -1, cv2.LINE_AA)
-        label = f"patient #{track.id}" if is_patient else f"#{track.id}"
         font_scale = 0.45 * thickness
         (w, h), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, font_scale, thickness)
         top = max(0, y1 - h - 6)
@@ -67,6 +76,7 @@ def render_annotated_video(
     out_path: str | Path,
     progress: Progress | None = None,
     total_frames: int | None = None,
+    style: PersonStyle | None = None,
 ) -> Path:
     """Write the annotated preview of ``video_path``; returns the WebM path."""
     index = _by_frame(tracks)
@@ -85,7 +95,7 @@ def render_annotated_video(
             elif number - last_analysed > hold_frames:
                 current = []
             small = cv2.resize(image, (size.width, size.height), interpolation=cv2.INTER_AREA)
-            draw_people(small, current, patient_id, size.scale_from(width))
+            draw_people(small, current, patient_id, size.scale_from(width), style)
             writer.write(small)
             if progress and total_frames and number % 15 == 0:
                 progress(min(1.0, number / total_frames), f"annotating frame {number + 1} of {total_frames}")
@@ -105,8 +115,13 @@ def _stride(tracks: list[Track]) -> int:
 def track_thumbnail(video_path: str | Path, track: Track, height_px: int = 96) -> np.ndarray:
     """A crop of the person at the frame where the detector was most confident, ``height_px`` tall (BGR)."""
     i = int(np.argmax(track.scores))
-    image = read_frame(video_path, int(track.frames[i]))
-    x1, y1, x2, y2 = track.boxes[i]
+    return person_crop(video_path, int(track.frames[i]), track.boxes[i], height_px)
+
+
+def person_crop(video_path: str | Path, frame: int, box, height_px: int = 96) -> np.ndarray:
+    """The person in ``box`` at ``frame`` with a small margin, ``height_px`` tall (BGR)."""
+    image = read_frame(video_path, frame)
+    x1, y1, x2, y2 = box
     pad_x, pad_y = 0.1 * (x2 - x1), 0.05 * (y2 - y1)
     h, w = image.shape[:2]
     crop = image[

@@ -32,7 +32,7 @@ REAL_TIME_FPS = 30.0  # the CCTV seed's bar: 33 ms per frame
 
 SUITES: dict[str, Callable[[argparse.Namespace], dict]] = {}
 # Modules whose @suite functions add benchmarks (imported when the bench command is built).
-SUITE_MODULES: tuple[str, ...] = ("core.gait.bench",)
+SUITE_MODULES: tuple[str, ...] = ("core.gait.bench", "core.fall.bench")
 
 
 def suite(name: str):

@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "core.agreement_cli",
     "core.sensors",
     "core.synth.cli",
+    "core.fall.cli",
 )
 
 

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.settings import settings
 from core.storage.schema import (
+    Alarm,
     Analysis,
     AuditEntry,
     Base,
@@ -36,6 +37,7 @@ from core.storage.schema import (
 )
 
 __all__ = [
+    "Alarm",
     "Analysis",
     "AuditEntry",
     "Base",

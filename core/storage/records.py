@@ -13,9 +13,11 @@ before its video was analysed is paired as soon as the analysis is saved.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -26,6 +28,8 @@ from core.settings import settings
 from core.storage import Analysis, Database, Patient, ReferenceTrial, Result, Visit
 from core.storage.audit import write_audit
 from core.storage.references import refresh_matches
+
+T = TypeVar("T")
 
 SEXES = ("female", "male", "other")
 MIN_BIRTH_YEAR = 1900
@@ -166,10 +170,16 @@ def save_analysis(
     saving at once do not both pick the same number. Should they anyway, the unique (visit, kind, trial)
     index refuses the second, which runs again from the start: both analyses are kept, numbered apart.
     """
+    args = (record, visit_id, new_visit_of, visit_date, visit_label)
+    return in_save_transaction(db, lambda session: _insert_analysis(session, *args).id)
+
+
+def in_save_transaction(db: Database, work: Callable[[Session], T]) -> T:
+    """Run ``work`` in one transaction, again from the start if another session took its trial number."""
     for attempt in range(1, SAVE_ATTEMPTS + 1):
         try:
             with db.transaction() as session:
-                return _insert_analysis(session, record, visit_id, new_visit_of, visit_date, visit_label)
+                return work(session)
         except IntegrityError as error:
             if attempt == SAVE_ATTEMPTS or not _is_trial_clash(error):
                 raise
@@ -181,6 +191,19 @@ def _is_trial_clash(error: IntegrityError) -> bool:
     return TRIAL_INDEX in text or "analyses.trial" in text
 
 
+def add_analysis(
+    session: Session,
+    record: AnalysisRecord,
+    *,
+    visit_id: int | None = None,
+    new_visit_of: int | None = None,
+    visit_date: date | None = None,
+    visit_label: str | None = None,
+) -> Analysis:
+    """:func:`save_analysis` inside a caller's transaction (to store more with it, e.g. its alarms)."""
+    return _insert_analysis(session, record, visit_id, new_visit_of, visit_date, visit_label)
+
+
 def _insert_analysis(
     session: Session,
     record: AnalysisRecord,
@@ -188,7 +211,7 @@ def _insert_analysis(
     new_visit_of: int | None,
     visit_date: date | None,
     visit_label: str | None,
-) -> int:
+) -> Analysis:
     if visit_id is None:
         if new_visit_of is None or session.get(Patient, new_visit_of) is None:
             raise InputError("Choose an existing patient to save this analysis to")
@@ -231,7 +254,7 @@ def _insert_analysis(
     session.add(analysis)
     session.flush()
     refresh_matches(session, [visit.patient_id])
-    return analysis.id
+    return analysis
 
 
 @dataclass(frozen=True)

@@ -203,3 +203,29 @@ class AuditEntry(Base):
     table_name: Mapped[str] = mapped_column(String(40), nullable=False)
     row_id: Mapped[int | None] = mapped_column(Integer)
     summary: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
+
+
+class Alarm(Base):
+    """A fall alarm MoveScope raised: what, about whom, how it was delivered, and who acknowledged it."""
+
+    __tablename__ = "alarms"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uid: Mapped[str] = mapped_column(String(32), unique=True, nullable=False)  # core.alarms.FallAlarm.id
+    analysis_id: Mapped[int | None] = mapped_column(
+        ForeignKey("analyses.id", ondelete="SET NULL"), index=True
+    )
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id", ondelete="SET NULL"), index=True)
+    patient: Mapped[str] = mapped_column(String(255), nullable=False)  # as named in the alarm
+    source: Mapped[str | None] = mapped_column(String(255))  # camera or input file
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    raised_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)  # UTC
+    recording_time_s: Mapped[float | None] = mapped_column(Float)
+    input_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    message: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    snapshot_path: Mapped[str | None] = mapped_column(String(512))  # relative to the media folder
+    delivery: Mapped[dict | None] = mapped_column(JSON)  # core.alarms.DeliveryReport.to_dict(); None: pending
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime)  # UTC
+    acknowledged_by: Mapped[str | None] = mapped_column(String(120))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)

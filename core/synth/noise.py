@@ -1105,7 +1105,9 @@ class PoseNoiseModel:
             return
         kp = np.where(present[:, None, None], kp, 0.0)
         box = np.where(present[:, None], box, 0.0)
-        height = np.maximum(box[:, 3] - box[:, 1], 1.0)
+        # The person's size is the box's longer side: its height for anyone upright (the calibration), and
+        # the body's length, not its thickness, for someone lying across the view.
+        height = np.maximum(np.maximum(box[:, 3] - box[:, 1], box[:, 2] - box[:, 0]), 1.0)
         bins = size_bin(input_height_px(height, image_size, imgsz))
         out = (kp[..., 0] < 0) | (kp[..., 0] > w - 1) | (kp[..., 1] < 0) | (kp[..., 1] > h - 1)
         hidden = ~vis | out

@@ -19,7 +19,7 @@ import streamlit as st
 from core.errors import InputError
 from core.settings import settings
 from core.storage import Database, open_database
-from core.storage.records import SEXES, create_patient, get_patient, list_patients
+from core.storage.records import SEXES, create_patient, get_patient, list_patients, visits_of
 
 log = logging.getLogger("movescope")
 PATIENT_KEY = "patient_id"  # the sidebar selectbox's key: its value is the current patient's id
@@ -134,3 +134,17 @@ def sidebar_patient() -> None:
         )
         with st.expander("New patient", expanded=not ids):
             _new_patient_form()
+
+
+def choose_visit(patient, new_label_hint: str = "e.g. baseline") -> tuple[int | None, str | None]:
+    """Which visit of ``patient`` to save to: (visit id, None), or (None, label) for a new visit today."""
+    visits = visits_of(database(), patient.id)
+    labels = {v.id: f"{v.visit_date:%Y-%m-%d} {v.label or ''}".strip() for v in visits}
+    visit_id = st.selectbox(
+        f"Visit of {patient.code}",
+        [None, *labels],
+        format_func=lambda v: "New visit today" if v is None else labels[v],
+    )
+    if visit_id is not None:
+        return visit_id, None
+    return None, st.text_input("Label of the new visit", placeholder=new_label_hint)
