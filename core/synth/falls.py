@@ -240,14 +240,15 @@ def _kneel(body, rng, duration_s):
 
 
 def _get_up(body, rng, duration_s):
+    # Older people take 5-10 s to rise from the floor; the last pushes up are not leaps.
     lying = {"support": "floor", "anchor": "pelvis"}
     keys = [Keyframe(0.0, POSES["lie_supine"], **lying)]
-    _then(keys, rng.uniform(0.5, 1.5), POSES["lie_supine"], **lying)
-    _then(keys, rng.uniform(1.2, 2.0), POSES["sit_floor"], **lying)
-    _then(keys, rng.uniform(1.5, 2.2), POSES["hands_knees"], **lying, move_m=(0.3, 0))
-    _then(keys, rng.uniform(1.0, 1.5), POSES["half_kneel"], **lying, move_m=(-0.2, 0))
-    _then(keys, rng.uniform(0.6, 1.0), POSES["crouch"])
-    _then(keys, rng.uniform(0.6, 1.0), POSES["stand"])
+    _then(keys, rng.uniform(0.5, 1.0), POSES["lie_supine"], **lying)
+    _then(keys, rng.uniform(1.0, 1.6), POSES["sit_floor"], **lying)
+    _then(keys, rng.uniform(1.2, 1.8), POSES["hands_knees"], **lying, move_m=(0.3, 0))
+    _then(keys, rng.uniform(1.0, 1.4), POSES["half_kneel"], **lying, move_m=(-0.2, 0))
+    _then(keys, rng.uniform(1.0, 1.6), POSES["crouch"])
+    _then(keys, rng.uniform(1.0, 1.6), POSES["stand"])
     return _finish(keys, duration_s), 0.0
 
 

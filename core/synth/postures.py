@@ -279,23 +279,35 @@ def choreograph(
     z = sum(interpolate([k.support == name for k in keyframes]) * h for name, h in heights.items())
     z = np.maximum(z, on_floor)
 
-    # Horizontal: feet stay where they stood, or the pelvis goes where the keyframes move it.
+    # Horizontal: feet stay where they stood, or the pelvis goes where the keyframes move it. Feet planted
+    # after a pelvis-anchored stretch (getting up from the floor) stay where that stretch left them.
     feet_centre = local[:, FEET, :2].mean(axis=1)
     pelvis_on_feet = feet_centre[0] - feet_centre
     key_frames = np.clip(np.round(times * fps).astype(int), 0, frames - 1)
     pelvis_keys = [pelvis_on_feet[key_frames[0]]]
+    feet_origins = [np.zeros(2)]
     for i, key in enumerate(keyframes[1:], start=1):
         if key.anchor == "feet":
-            pelvis_keys.append(pelvis_on_feet[key_frames[i]])
+            origin = feet_origins[-1]
+            if keyframes[i - 1].anchor != "feet":
+                origin = pelvis_keys[-1] - pelvis_on_feet[key_frames[i - 1]]
+            feet_origins.append(origin)
+            pelvis_keys.append(origin + pelvis_on_feet[key_frames[i]])
         else:
+            feet_origins.append(feet_origins[-1])
             yaw = np.radians(key.pose.get("yaw", 0.0))
             forward, left = key.move_m
             shift = np.array(
                 [forward * np.cos(yaw) - left * np.sin(yaw), forward * np.sin(yaw) + left * np.cos(yaw)]
             )
             pelvis_keys.append(pelvis_keys[-1] + shift)
-    feet_weight = interpolate([k.anchor == "feet" for k in keyframes])[:, None]
-    xy = feet_weight * pelvis_on_feet + (1 - feet_weight) * interpolate(np.array(pelvis_keys))
+    # Each stretch's feet stand where its feet-anchored end planted them.
+    anchored = np.array([k.anchor == "feet" for k in keyframes])
+    origins = np.array(feet_origins)
+    stretch_origin = np.where(anchored[seg][:, None], origins[seg], origins[seg - 1])
+    feet_weight = interpolate(anchored)[:, None]
+    on_feet_xy = stretch_origin + pelvis_on_feet
+    xy = feet_weight * on_feet_xy + (1 - feet_weight) * interpolate(np.array(pelvis_keys))
 
     joints = local.copy()
     joints[:, :, :2] += xy[:, None, :]
