@@ -115,7 +115,6 @@ def test_every_activity_plan_fits_a_10_s_clip_for_any_subject():
             assert motion.frames == 600
 
 
-
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_getting_up_from_the_floor_does_not_slide_or_leap(seed):
     """Feet planted after lying stay where the body was (no jump back to where the clip started), and the
@@ -123,7 +122,7 @@ def test_getting_up_from_the_floor_does_not_slide_or_leap(seed):
     from core.fall.sensor import detect_falls_in_recording
     from core.synth.sensors import single_device
 
-    body, up, _ = _run("get_up", seed)
+    _, up, _ = _run("get_up", seed)
     pelvis = up.joint("pelvis")
     horizontal_speed = np.linalg.norm(np.gradient(pelvis[:, :2], axis=0), axis=1) * up.fps
     assert horizontal_speed.max() < 0.8
