@@ -23,7 +23,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from core.settings import ASSETS_DIR, PROJECT_ROOT
+from core.settings import ASSETS_DIR, PROJECT_ROOT, settings
 
 BENCH_DIR = ASSETS_DIR / "bench"
 SPORTS2D = PROJECT_ROOT.parent / "shared" / "data" / "walking" / "sports2d_demo.mp4"
@@ -57,7 +57,7 @@ def machine() -> dict:
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
-        "threads": torch.get_num_threads(),
+        "threads": settings().threads,  # what the models run with (core.models.restore_threads)
         "python": platform.python_version(),
         "torch": torch.__version__,
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),

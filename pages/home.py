@@ -17,9 +17,16 @@ st.markdown(
 Clinical movement analysis from ordinary video, on an ordinary computer.
 
 - **Gait**: upload a walking video. MoveScope detects and tracks every person, picks out the patient among
-  bystanders and explains its choice.
-- **Patients**: each patient's visits and analyses, kept in this clinic's own database.
+  bystanders and explains its choice, then measures GAITRite-named gait parameters (speed, cadence, step and
+  stride lengths, stance, swing and double support) with their stride-to-stride spread and age/sex norms -
+  or says why the video cannot support them.
+- **Falls**: upload a video and/or a body-worn sensor recording (waist or wrist). Falls are told apart from
+  sitting, bending or lying down on purpose; a fall followed by lying raises an alarm (banner, webhook,
+  e-mail) that someone acknowledges.
+- **Patients**: each patient's visits, analyses, alarms and trends over time, with a printable report.
+- **Agreement**: compare MoveScope with a reference walkway (ICC, Bland-Altman, minimal detectable change).
 
+Patients are identified by a pseudonymous code only. Videos and results stay on this server.
 Patients are identified by a pseudonymous code only. Videos and results stay on this server.
 """
 )
@@ -53,7 +60,7 @@ if recent:
         width="stretch",
     )
 else:
-    st.info("No analyses saved yet. Start on the Gait page.")
+    st.info("No analyses saved yet. Start on the Gait or Falls page.")
 
 bench = BENCH_DIR / "pipeline.json"
 if bench.is_file():

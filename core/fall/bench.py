@@ -5,8 +5,9 @@ Writes ``assets/bench/fall.json``:
 - **synthetic** (:func:`bench_synthetic`): every fall and look-alike of the motion lab
   (:mod:`core.synth.falls`) from the four ward views, 3 seeds each (168 scenes, seeds held out from the
   threshold choice), 10 s of activity then 12 s holding the last posture, 30 fps, 0-2 bystanders. The
-  video path sees them three ways: exact joints (the state machine's own limit), and the calibrated
-  pose-noise model at imgsz 320 and 640 (what YOLO11n-pose would report, missed detections included). The
+  video path sees them four ways: exact joints (the state machine's own limit), and the calibrated
+  pose-noise model at imgsz 320, 640 and "auto" (the size :mod:`core.pose` would choose for the clip: what
+  YOLO11n-pose would report, missed detections included). The
   waist sensor the same person wore is judged by :mod:`core.fall.sensor`; video-or-sensor (what
   :func:`core.fall.analysis.analyse_fall` does) and video-and-sensor are reported too. A scene is called a
   fall when any fall event is found in it. Reported: sensitivity, specificity, non-fall precision
@@ -22,17 +23,18 @@ Writes ``assets/bench/fall.json``:
   each run is recorded.
 
 Results of 2026-11-21 (2 cores, AMD EPYC; 168 scenes per mode, 72 falls and 96 look-alikes, 0.59 h of
-non-fall video): the video path finds 97.2 % of falls with exact joints (specificity 97.9 %, non-fall
-precision 97.9 %), 90.3 % through the pose-noise model at imgsz 640 (specificity 99.0 %, non-fall precision
-93.1 %) and 70.8 % at imgsz 320 (specificity 100 %), where the simulated pose model sees the patient in only
-66 % of the frames (cctv 1280x720 and people far from a 1920x1080 camera are too small at 320). No false
-alarm in any video mode (false fall events without alarm: 3.4 per hour with exact joints, 1.7 at 640, all
-"getting up from the floor"); alarms come a median 9.8 s after the lab's impact (95th percentile 9.9 s:
-the 10 s count from the moment the body is seen down, just before the impact). The waist
-sensor finds every fall (non-fall precision 100 %) but calls 10 of 12 "getting up from the floor" a fall
-(specificity 89.6 %, 17 false alarms per hour of look-alikes). Real recordings: 10/10 falls at the waist
-and wrist, 0/7 daily activities. Speed at imgsz 320: 34.2 fps on sports2d, 48.2 fps on a 640x360 clip
-(21.2 and 33.3 fps with the fallen-person detector).
+non-fall video): the video path finds 97.2 % of falls with exact joints (specificity 95.8 %, non-fall
+precision 97.9 %), 93.1 % through the pose-noise model at the "auto" image size (specificity 95.8 %,
+non-fall precision 94.8 %), 90.3 % at imgsz 640 (96.9 %, 93.0 %) and 70.8 % at imgsz 320 (97.9 %, 81.7 %),
+where the simulated pose model sees the patient in only 66 % of the frames (cctv 1280x720 and people far
+from a 1920x1080 camera are too small at 320). No false alarm in any video mode: every false fall event is
+"getting up from the floor" (the rise from sitting onto hands and knees turns the body fast), and the person
+is up again before the 10 s of lying. Alarms come a median 9.8 s after the lab's impact (95th percentile
+9.9 s: the 10 s count from the moment the body is seen down, just before the impact). The waist sensor
+finds every fall and calls no look-alike a fall (72/72, 96/96); video (640) or sensor, what the analysis
+does with both: sensitivity 100 %, non-fall precision 100 %, specificity 96.9 %. Real recordings: 10/10
+falls at the waist and wrist, 0/7 daily activities. Speed at imgsz 320: 37.5 fps on sports2d, 48.1 fps on
+a 640x360 clip (22.6 and 30.5 fps with the fallen-person detector).
 
 ``python -m core bench fallen-person`` measures the pretrained fallen-person detector
 (:func:`core.fall.second_opinion.measure_fallen_person_detector`) into ``assets/bench/fallen-person.json``.
@@ -155,7 +157,7 @@ def synthetic_scene(
     view: str,
     seed: int,
     *,
-    imgsz: int = 640,
+    imgsz: int | str = 640,
     exact: bool = False,
     bystanders: int | None = None,
     hold_s: float = HOLD_S,
@@ -189,10 +191,25 @@ def synthetic_scene(
         # body or the image border hides a joint here (as in core.synth.noise.detect_keypoints).
         own = np.stack([film(camera, [p]).occluded[:, 0] for p in people], axis=1)
         visible = clip.in_frame & ~(clip.occluded & ~own)
+        if imgsz == "auto":
+            imgsz = auto_imgsz(clip.keypoints_px, visible, size)
         noisy = model.apply(clip.keypoints_px, visible, size, video_motion.fps, rng, imgsz)
         frames = noisy.frames
         seen = float(np.mean([(index == 0).any() for index in noisy.person_index]))
     return SyntheticScene(activity, view, seed, label, motion, clip, frames, video_motion.fps, seen)
+
+
+def auto_imgsz(keypoints_px: np.ndarray, visible: np.ndarray, size: tuple[int, int]) -> int:
+    """The image size :class:`~core.pose.PoseSettings` ``imgsz=None`` would pick: the tallest person in the
+    first :data:`~core.pose.AUTO_PROBE_FRAMES` frames (their box height), against the auto target."""
+    from core.pose import AUTO_PROBE_FRAMES, choose_imgsz
+
+    seen = visible[:AUTO_PROBE_FRAMES] & np.isfinite(keypoints_px[:AUTO_PROBE_FRAMES, ..., 1])
+    y = keypoints_px[:AUTO_PROBE_FRAMES, ..., 1]
+    top = np.where(seen, y, np.inf).min(axis=-1)
+    bottom = np.where(seen, y, -np.inf).max(axis=-1)
+    heights = (bottom - top)[seen.any(axis=-1)]
+    return choose_imgsz(float(heights.max()) if heights.size else None, max(size))
 
 
 # --- the benchmark ----------------------------------------------------------------------------------------
@@ -360,6 +377,8 @@ def bench_synthetic(seeds_per_case: int = SEEDS_PER_CASE, log=print) -> dict:
     modes = [("exact joints", {"exact": True})] + [
         (f"pose-noise model imgsz {s}", {"imgsz": s}) for s in BENCH_IMGSZ
     ]
+    sensor_mode = modes[-1][0]
+    modes.append(("pose-noise model imgsz auto", {"imgsz": "auto"}))
     video: dict[str, list[dict]] = {}
     sensor_rows: list[dict] = []
     for name, options in modes:
@@ -367,12 +386,12 @@ def bench_synthetic(seeds_per_case: int = SEEDS_PER_CASE, log=print) -> dict:
         for activity, view, seed in cases:
             scene = synthetic_scene(activity, view, seed, **options)
             rows.append(_video_row(scene))
-            if name == modes[-1][0]:  # the waist sensor the same person wore (the motion is the same)
+            if name == sensor_mode:  # the waist sensor the same person wore (the motion is the same)
                 sensor_rows.append(_sensor_row(scene))
         video[name] = rows
         log(f"fall bench: {name}: {len(rows)} scenes in {time.perf_counter() - started:.0f} s")
     either, both = [], []
-    for r, s in zip(video[modes[-1][0]], sensor_rows, strict=True):
+    for r, s in zip(video[sensor_mode], sensor_rows, strict=True):
         delays = [d for d in (r["alarm_delay_s"], s["alarm_delay_s"]) if d is not None]
         either.append(
             {
