@@ -15,7 +15,8 @@ from core.settings import settings
 from core.tracking import TRACKERS, TrackingSettings
 
 
-def _imgsz(text: str) -> int | None:
+def imgsz_option(text: str) -> int | None:
+    """``--imgsz`` value: "auto" (None) or one of :data:`~core.pose.IMGSZ_CHOICES`."""
     if text == "auto":
         return None
     if text.isdigit() and int(text) in IMGSZ_CHOICES:
@@ -26,7 +27,7 @@ def _imgsz(text: str) -> int | None:
 def add_analysis_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--imgsz",
-        type=_imgsz,
+        type=imgsz_option,
         default=None,
         metavar="{auto," + ",".join(map(str, IMGSZ_CHOICES)) + "}",
         help="pose image size (default auto: large enough for the people in the video)",

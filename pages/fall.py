@@ -77,9 +77,10 @@ def settings_form(reading: SensorReading, segment: str | None) -> FallSettings:
     with st.expander("Analysis settings"):
         imgsz = st.select_slider(
             "Pose image size",
-            IMGSZ_CHOICES,
+            ("auto", *IMGSZ_CHOICES),
             value=REALTIME_IMGSZ,
-            help="320 runs in real time; larger finds smaller and lying people, slower",
+            help="320 runs in real time; larger finds smaller and lying people, slower; auto sizes the "
+            "image to the people in the video (most falls found in the benchmark, see the README)",
         )
         lying = st.number_input(
             "Lying after a fall before the alarm (s)",
@@ -94,7 +95,7 @@ def settings_form(reading: SensorReading, segment: str | None) -> FallSettings:
             help="A pretrained detector; it flags some upright people as fallen, so it does not decide",
         )
     return FallSettings(
-        pose=PoseSettings(imgsz=imgsz),
+        pose=PoseSettings(imgsz=None if imgsz == "auto" else imgsz),
         reading=reading,
         sensor_segment=segment,
         second_opinion=opinion,

@@ -101,3 +101,16 @@ def test_a_fallen_person_the_pose_model_loses_is_presumed_still_lying():
     )
     seen_again = detect_falls_in_tracks([lost, someone_up], scene.fps, len(scene.frames), image_size=size)
     assert not seen_again.alarm, "someone was seen at the spot before the lying time was over"
+
+
+def test_the_bench_auto_image_size_follows_the_tallest_person_as_the_pose_stage_does():
+    from core.fall.bench import auto_imgsz
+    from core.pose import AUTO_MAX_IMGSZ, choose_imgsz
+
+    keypoints = np.zeros((5, 2, 17, 2), np.float32)
+    keypoints[..., 1] = np.linspace(100, 300, 17)  # 200 px tall
+    keypoints[:, 1, :, 1] = np.linspace(100, 700, 17)  # 600 px tall, but hidden
+    visible = np.ones((5, 2, 17), bool)
+    visible[:, 1] = False
+    assert auto_imgsz(keypoints, visible, (1920, 1080)) == choose_imgsz(200.0, 1920)
+    assert auto_imgsz(keypoints, np.zeros_like(visible), (1920, 1080)) == AUTO_MAX_IMGSZ

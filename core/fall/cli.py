@@ -14,6 +14,7 @@ from pathlib import Path
 
 from core.alarms import AlarmConfig
 from core.cache import StageCache
+from core.commands import imgsz_option
 from core.errors import InputError
 from core.fall.analysis import REALTIME_IMGSZ, FallSettings, SensorReading, analyse_fall, save_snapshots
 from core.pose import IMGSZ_CHOICES, PoseSettings
@@ -90,10 +91,11 @@ def add_cli(subparsers) -> None:
     fall.add_argument("--json", default=None, metavar="OUT", help="write the JSON here (default: stdout)")
     fall.add_argument(
         "--imgsz",
-        type=int,
+        type=imgsz_option,
         default=REALTIME_IMGSZ,
-        choices=IMGSZ_CHOICES,
-        help=f"pose image size (default {REALTIME_IMGSZ}, the real-time setting)",
+        metavar="{auto," + ",".join(map(str, IMGSZ_CHOICES)) + "}",
+        help=f"pose image size (default {REALTIME_IMGSZ}, the real-time setting; auto or larger finds more "
+        "falls of small or distant people, see the README)",
     )
     fall.add_argument("--stride", type=int, default=1, help="analyse every n-th frame (default 1)")
     fall.add_argument("--tracker", default="iou", choices=TRACKERS, help="tracker (default: IoU)")
