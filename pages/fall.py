@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 import streamlit as st
@@ -23,11 +22,11 @@ from core.storage.alarms import save_fall_analysis
 from core.storage.records import store_media
 from core.video import BROWSER_VIDEO_MIME, VIDEO_SUFFIXES
 from pages.parts.common import (
-    choose_visit,
     current_patient,
     database,
     page_header,
     report_errors,
+    save_to_record,
     save_upload,
 )
 from pages.parts.fall_alarms import alarm_banner, alarm_config, raise_alarms
@@ -117,35 +116,13 @@ def analyse(video, sensor, fall_settings: FallSettings, progress) -> FallResult:
 
 
 def save_section(result: FallResult, video, sensor, annotated, alarms) -> None:
-    st.subheader("Save to the patient's record")
-    patient = current_patient()
-    if patient is None:
-        st.info("Choose or create a patient in the sidebar to save this analysis.")
-        return
-    visit_id, label = choose_visit(patient, "e.g. night 3")
-    if st.button("Save analysis", type="primary"):
+    def save(**where) -> int:
+        stored = store_media(video[0], video[1]) if video else store_media(sensor[0], sensor[1])
+        media = annotated and str(Path(annotated).relative_to(settings().media_dir))
+        record = result.to_record(result.input_name(video and video[2], sensor and sensor[2]), stored, media)
+        return save_fall_analysis(database(), record, [a.uid for a in alarms], **where)
 
-        def save() -> int:
-            stored = store_media(video[0], video[1]) if video else store_media(sensor[0], sensor[1])
-            media = annotated and str(Path(annotated).relative_to(settings().media_dir))
-            record = result.to_record(
-                result.input_name(video and video[2], sensor and sensor[2]), stored, media
-            )
-            return save_fall_analysis(
-                database(),
-                record,
-                [a.uid for a in alarms],
-                visit_id=visit_id,
-                new_visit_of=patient.id,
-                visit_date=date.today(),
-                visit_label=label,
-            )
-
-        saved = report_errors(save, "Saving the analysis")
-        if saved is not None:
-            st.success(
-                f"Saved as analysis {saved} of patient {patient.code}.", icon=":material/check_circle:"
-            )
+    save_to_record(save, "e.g. night 3")
 
 
 page_header(

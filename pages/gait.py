@@ -15,7 +15,7 @@ from core.gait.events import METHODS
 from core.pipeline import AnalysisSettings, VideoAnalysis, analyse_video
 from core.pose import IMGSZ_CHOICES, PoseSettings
 from core.settings import settings
-from core.storage.records import save_analysis, store_media, visits_of
+from core.storage.records import save_analysis, store_media
 from core.tracking import TRACKERS, TrackingSettings
 from core.video import BROWSER_VIDEO_MIME, VIDEO_SUFFIXES
 from pages.parts.common import (
@@ -23,6 +23,7 @@ from pages.parts.common import (
     database,
     page_header,
     report_errors,
+    save_to_record,
     save_upload,
 )
 from pages.parts.gait_report import gait_report
@@ -127,38 +128,12 @@ def video_with_events(path, analysis: VideoAnalysis) -> None:
 
 
 def save_section(analysis: VideoAnalysis, input_path: str, input_name: str, annotated) -> None:
-    st.subheader("Save to the patient's record")
-    patient = current_patient()
-    if patient is None:
-        st.info("Choose or create a patient in the sidebar to save this analysis.")
-        return
-    visits = visits_of(database(), patient.id)
-    labels = {v.id: f"{v.visit_date:%Y-%m-%d} {v.label or ''}".strip() for v in visits}
-    visit_id = st.selectbox(
-        f"Visit of {patient.code}",
-        [None, *labels],
-        format_func=lambda v: "New visit today" if v is None else labels[v],
-    )
-    label = st.text_input("Label of the new visit", placeholder="e.g. baseline") if visit_id is None else None
-    if st.button("Save analysis", type="primary"):
+    def save(**where) -> int:
+        stored = store_media(input_path, analysis.sha256)
+        record = analysis.to_record(input_name, stored, str(annotated.relative_to(settings().media_dir)))
+        return save_analysis(database(), record, **where)
 
-        def save() -> int:
-            stored = store_media(input_path, analysis.sha256)
-            record = analysis.to_record(input_name, stored, str(annotated.relative_to(settings().media_dir)))
-            return save_analysis(
-                database(),
-                record,
-                visit_id=visit_id,
-                new_visit_of=patient.id,
-                visit_date=date.today(),
-                visit_label=label,
-            )
-
-        saved = report_errors(save, "Saving the analysis")
-        if saved is not None:
-            st.success(
-                f"Saved as analysis {saved} of patient {patient.code}.", icon=":material/check_circle:"
-            )
+    save_to_record(save)
 
 
 page_header(

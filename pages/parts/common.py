@@ -148,3 +148,29 @@ def choose_visit(patient, new_label_hint: str = "e.g. baseline") -> tuple[int | 
     if visit_id is not None:
         return visit_id, None
     return None, st.text_input("Label of the new visit", placeholder=new_label_hint)
+
+
+def save_to_record(save: Callable[..., int], new_label_hint: str = "e.g. baseline") -> None:
+    """The pages' "Save to the patient's record" section: visit, button, confirmation or a clear error.
+
+    ``save(visit_id=..., new_visit_of=..., visit_date=..., visit_label=...)`` stores the analysis in one
+    transaction (:func:`core.storage.records.save_analysis` takes exactly these) and returns its id.
+    """
+    st.subheader("Save to the patient's record")
+    patient = current_patient()
+    if patient is None:
+        st.info("Choose or create a patient in the sidebar to save this analysis.")
+        return
+    visit_id, label = choose_visit(patient, new_label_hint)
+    if st.button("Save analysis", type="primary"):
+        where = {
+            "visit_id": visit_id,
+            "new_visit_of": patient.id,
+            "visit_date": date.today(),
+            "visit_label": label,
+        }
+        saved = report_errors(lambda: save(**where), "Saving the analysis")
+        if saved is not None:
+            st.success(
+                f"Saved as analysis {saved} of patient {patient.code}.", icon=":material/check_circle:"
+            )
