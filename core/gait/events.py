@@ -30,7 +30,7 @@ from scipy.signal import find_peaks
 
 from core.gait.signals import JointSignals
 
-METHODS = ("auto", "sagittal", "frontal", "stillness")
+METHODS = ("auto", "learned", "sagittal", "frontal", "stillness")
 SIDES = ("left", "right")
 MIN_CYCLE_S, MAX_CYCLE_S = 0.6, 3.0  # from brisk walking to very slow, shuffling gait
 PEAK_PROMINENCE = 0.25  # of the signal's robust range: smaller bumps are jitter, not steps
@@ -295,4 +295,8 @@ def detect_events(signals: JointSignals, method: str) -> GaitEvents:
         return frontal_events(signals)
     if method == "stillness":
         return stillness_events(signals)
+    if method == "learned":
+        from core.gait.learned import learned_events
+
+        return learned_events(signals)
     raise ValueError(f"unknown gait event method {method!r}; choose one of {', '.join(METHODS)}")

@@ -1,0 +1,237 @@
+"""A learned gait-event detector: which foot is on the ground in each frame, from the patient's keypoints.
+
+The rule-based detectors of :mod:`core.gait.events` each read one cue - the ankle ahead of the pelvis, or
+the ankle standing still - and COCO keypoints have no toes, so toe off, which the foot's front decides, is
+their weak event (stance % errors of 2-4 percentage points on the synthetic lab, more toward the camera).
+:class:`GaitPhaseNet` reads all the cues at once: where the shoulders, hips, knees and ankles are relative
+to the pelvis (in body heights, forward = the walking direction), how fast each moves in the image, how the
+body's size changes (the walk in depth) and which joints are missing, over about 2.4 s around each frame.
+It answers, per frame and foot, the probability that the foot bears weight; heel strike is where that
+probability rises through one half, toe off where it falls (refined between frames, like the rules).
+
+The network is a small non-causal temporal convolution network (dilated residual 1-D convolutions, about
+0.1 M weights, milliseconds per clip on a CPU). It is trained by :mod:`core.gait.training` on the synthetic
+motion lab (:mod:`core.synth`) seen through the calibrated YOLO11n-pose noise model - never on the gait
+benchmark's validation walkers - and its file ``weights/gait-events.pt`` carries its training record (see
+the model card in ``weights/gait-events.md``). Features are computed at :data:`NET_RATE_HZ`; clips at other
+frame rates are resampled to it and the answer back.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+from core.gait.events import (
+    MIN_PHASE_S,
+    MIN_PHASE_SHARE,
+    SIDES,
+    FootEvents,
+    GaitEvents,
+    _clean_runs,
+    _cycle_of,
+    _spaced,
+    alternate,
+)
+from core.gait.signals import JointSignals
+from core.settings import WEIGHTS_DIR
+from core.types import KP
+
+WEIGHTS_PATH = WEIGHTS_DIR / "gait-events.pt"
+NET_RATE_HZ = 30.0  # the rate the network was trained at; other rates are resampled
+FEATURE_VERSION = 1
+JOINTS = tuple(
+    f"{side}_{joint}" for joint in ("shoulder", "hip", "knee", "ankle") for side in ("left", "right")
+)
+
+
+def _other_side(name: str) -> str:
+    return name.replace("left", "#").replace("right", "left").replace("#", "right")
+
+
+MIRROR = tuple(JOINTS.index(_other_side(name)) for name in JOINTS)  # joint index of the other side
+FEATURE_CLIP = 10.0  # body heights (per second): larger values are keypoint errors, not movement
+CONTACT_LEVEL = 0.5
+
+
+def _forward_sign(pelvis_x: np.ndarray) -> float:
+    dx = np.diff(pelvis_x)
+    dx = dx[np.isfinite(dx)]
+    return -1.0 if len(dx) and np.median(dx) < 0 else 1.0
+
+
+def features(signals: JointSignals) -> np.ndarray:
+    """(channels, n) network input for a clip at its own rate (see the module docstring)."""
+    xy = np.stack([signals.joint(name) for name in JOINTS], axis=1)  # (n, 8, 2)
+    pelvis = signals.pelvis
+    h = signals.stature_px
+    h = np.where(np.isfinite(h) & (h > 1), h, np.nan)
+    forward = _forward_sign(pelvis[:, 0])
+    rel = (xy - pelvis[:, None, :]) / h[:, None, None]
+    rel[..., 0] *= forward
+    absolute = xy / h[:, None, None]
+    absolute[..., 0] *= forward
+    with np.errstate(invalid="ignore"):
+        velocity = np.gradient(absolute, axis=0) * signals.rate_hz  # body heights / s, image motion
+        pelvis_velocity = np.gradient(pelvis / h[:, None], axis=0) * signals.rate_hz
+        pelvis_velocity[:, 0] *= forward
+        growth = np.gradient(np.log(h)) * signals.rate_hz  # >0: coming closer
+    missing = ~np.all(np.isfinite(xy), axis=2)  # (n, 8)
+    channels = np.concatenate(
+        [
+            rel.reshape(len(rel), -1),
+            velocity.reshape(len(velocity), -1),
+            pelvis_velocity,
+            growth[:, None],
+            missing.astype(float),
+        ],
+        axis=1,
+    )
+    channels = np.clip(np.nan_to_num(channels, nan=0.0, posinf=0.0, neginf=0.0), -FEATURE_CLIP, FEATURE_CLIP)
+    return channels.T.astype(np.float32)
+
+
+N_FEATURES = 4 * len(JOINTS) + 2 + 1 + len(JOINTS)
+
+
+def mirror_features(x: np.ndarray) -> np.ndarray:
+    """The same clip with left and right exchanged (training augmentation; labels swap too)."""
+    n_joints = len(JOINTS)
+    order = []
+    for block in range(2):  # relative positions, then velocities: (joint, x|y) pairs
+        base = block * 2 * n_joints
+        order += [base + 2 * MIRROR[j] + c for j in range(n_joints) for c in range(2)]
+    base = 4 * n_joints
+    order += [base, base + 1, base + 2]
+    order += [base + 3 + MIRROR[j] for j in range(n_joints)]
+    return x[..., order, :]
+
+
+def build_network(channels: int = 64, dilations: tuple[int, ...] = (1, 2, 4, 8, 1, 2), kernel: int = 5):
+    """The temporal convolution network (input (batch, N_FEATURES, n), output (batch, 2, n) logits)."""
+    import torch
+    from torch import nn
+
+    class Block(nn.Module):
+        def __init__(self, dilation: int):
+            super().__init__()
+            pad = dilation * (kernel - 1) // 2
+            self.conv1 = nn.Conv1d(channels, channels, kernel, padding=pad, dilation=dilation)
+            self.conv2 = nn.Conv1d(channels, channels, 1)
+            self.norm = nn.GroupNorm(8, channels)
+            self.drop = nn.Dropout(0.1)
+
+        def forward(self, x):
+            y = torch.nn.functional.gelu(self.norm(self.conv1(x)))
+            return x + self.conv2(self.drop(y))
+
+    class GaitPhaseNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inp = nn.Conv1d(N_FEATURES, channels, 1)
+            self.blocks = nn.Sequential(*[Block(d) for d in dilations])
+            self.out = nn.Conv1d(channels, 2, 1)
+
+        def forward(self, x):
+            return self.out(self.blocks(self.inp(x)))
+
+    return GaitPhaseNet()
+
+
+def receptive_field_s(dilations=(1, 2, 4, 8, 1, 2), kernel: int = 5) -> float:
+    return (1 + sum(d * (kernel - 1) for d in dilations)) / NET_RATE_HZ
+
+
+def _path(path: Path | None) -> Path:
+    return Path(path) if path is not None else WEIGHTS_PATH
+
+
+def available(path: Path | None = None) -> bool:
+    return _path(path).is_file()
+
+
+def load(path: Path | None = None):
+    """(network in eval mode, its training record) of the weights at ``path`` (default: the shipped ones)."""
+    return _load(_path(path).resolve())
+
+
+@cache
+def _load(path: Path):
+    """Read once per process and file."""
+    import torch
+
+    checkpoint = torch.load(Path(path), map_location="cpu", weights_only=True)
+    if checkpoint.get("feature_version") != FEATURE_VERSION:
+        raise RuntimeError(
+            f"{Path(path).name} was trained on feature version {checkpoint.get('feature_version')}, "
+            f"this code computes version {FEATURE_VERSION}: retrain with `python -m core train gait-events`"
+        )
+    net = build_network(**checkpoint["architecture"])
+    net.load_state_dict(checkpoint["state_dict"])
+    net.eval()
+    return net, checkpoint.get("record", {})
+
+
+def version(path: Path | None = None) -> str:
+    from core.models import file_digest
+
+    return f"gait-events@{file_digest(_path(path))}"
+
+
+def _resample(values: np.ndarray, t_from: np.ndarray, t_to: np.ndarray) -> np.ndarray:
+    return np.stack([np.interp(t_to, t_from, row) for row in values])
+
+
+def contact_probability(signals: JointSignals, path: Path | None = None) -> np.ndarray:
+    """(2, n) probability that the left / right foot bears weight, on the signals' own time grid."""
+    import torch
+
+    net, _ = load(path)
+    x = features(signals)
+    t = signals.time_s
+    resample = abs(signals.rate_hz - NET_RATE_HZ) > 0.5 and len(t) > 1
+    if resample:
+        t_net = np.arange(t[0], t[-1] + 1e-9, 1.0 / NET_RATE_HZ)
+        x = _resample(x, t, t_net).astype(np.float32)
+    with torch.inference_mode():
+        logits = net(torch.from_numpy(x)[None])[0].numpy()
+    p = 1.0 / (1.0 + np.exp(-logits))
+    return _resample(p, t_net, t) if resample else p
+
+
+def events_from_contact(p: np.ndarray, signals: JointSignals) -> dict[str, FootEvents]:
+    """Heel strike where a foot's contact probability rises through :data:`CONTACT_LEVEL`, toe off where it
+    falls; phases shorter than the rules' minimum (:mod:`core.gait.events`) are flicker, not phases."""
+    cycle = _cycle_of({side: p[i] for i, side in enumerate(SIDES)}, signals.rate_hz)
+    shortest = max(1, round(max(MIN_PHASE_S, MIN_PHASE_SHARE * cycle) * signals.rate_hz))
+    unseen = ~np.any(np.isfinite(signals.xy[:, [KP["left_ankle"], KP["right_ankle"]], 0]), axis=1)
+    feet = {}
+    for i, side in enumerate(SIDES):
+        prob = p[i]
+        stance = _clean_runs(prob >= CONTACT_LEVEL, shortest, shortest)
+        hs, to = [], []
+        for k in np.flatnonzero(np.diff(stance.astype(int))):
+            if unseen[k] or unseen[k + 1]:
+                continue  # no event where neither ankle is seen: the network only guessed there
+            a, b = prob[k], prob[k + 1]
+            fraction = (a - CONTACT_LEVEL) / (a - b) if a != b else 0.5
+            (hs if stance[k + 1] else to).append(k + float(np.clip(fraction, 0.0, 1.0)))
+        times = signals.time_s[0] + np.asarray(hs, float) / signals.rate_hz
+        times_to = signals.time_s[0] + np.asarray(to, float) / signals.rate_hz
+        foot = alternate(times, times_to)
+        feet[side] = FootEvents(_spaced(foot.heel_strike_s, cycle), _spaced(foot.toe_off_s, cycle))
+    return feet
+
+
+def learned_events(signals: JointSignals, path: Path | None = None) -> GaitEvents:
+    """Gait events from :class:`GaitPhaseNet` (raises if the weights file is missing)."""
+    if not available(path):
+        raise FileNotFoundError(
+            f"the learned gait-event detector's weights ({_path(path).name}) are missing: "
+            "train them with `python -m core train gait-events` or choose a rule-based method"
+        )
+    p = contact_probability(signals, path)
+    signal = {side: p[i] for i, side in enumerate(SIDES)}
+    return GaitEvents("learned", events_from_contact(p, signals), "foot contact probability", signal)
