@@ -17,6 +17,7 @@ from pathlib import Path
 import core
 from core.cache import StageCache, file_sha256
 from core.errors import InputError
+from core.gait import learned
 from core.gait.analysis import GaitResult, GaitSettings, analyse_gait
 from core.pose import PoseEstimator, PoseSettings
 from core.selection import select_patient
@@ -121,7 +122,10 @@ class VideoAnalysis:
         return self.gait.to_dict()
 
     def model_versions(self) -> dict[str, str]:
-        return {"pose": self.poses.model}
+        versions = {"pose": self.poses.model}
+        if self.gait is not None and self.gait.method == "learned":
+            versions["gait_events"] = learned.version()
+        return versions
 
     def to_document(self) -> dict:
         """The JSON contract of ``python -m core gait`` (see the README; add fields, never rename)."""

@@ -99,8 +99,10 @@ def settings_form(height_cm: float | None) -> AnalysisSettings:
             "Gait events",
             METHODS,
             horizontal=True,
-            help="auto: side views use the ankle-pelvis "
-            "method, walks toward or away from the camera the ground-plane method",
+            help="auto: the learned detector (GaitPhaseNet, trained on the synthetic lab; model card in "
+            "weights/gait-events.md) in every view. Rules for comparison: sagittal (ankle ahead of the "
+            "pelvis, side views), frontal (ground plane, toward or away from the camera), stillness "
+            "(ankle at rest in the image)",
         )
         calibration = calibration_form(height_cm)
     return AnalysisSettings(

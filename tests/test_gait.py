@@ -44,15 +44,17 @@ def walker(seed: int, condition: str = "normal", duration_s: float = 10.0, **ove
     return motion, truth, rng
 
 
-def height_calibration(truth, hfov: float) -> GaitSettings:
-    return GaitSettings(calibration=Calibration("height", height_cm=truth.height_cm, hfov_deg=hfov))
+def height_calibration(truth, hfov: float, method: str = "auto") -> GaitSettings:
+    calibration = Calibration("height", height_cm=truth.height_cm, hfov_deg=hfov)
+    return GaitSettings(method=method, calibration=calibration)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_side_view_exact_keypoints_give_the_walkway_numbers(seed):
+    """The rule-based side-view detector (the learned one: tests/test_gait_learned.py)."""
     motion, truth, rng = walker(seed)
     track, video, hfov = exact_track(motion, "across", rng)
-    gait = analyse_gait(track, video, height_calibration(truth, hfov))
+    gait = analyse_gait(track, video, height_calibration(truth, hfov, "sagittal"))
     assert gait.quality.usable, gait.quality.reasons
     assert gait.view == "across" and gait.events.method == "sagittal+stillness"
     p, t = gait.parameters, truth.parameters
@@ -74,7 +76,7 @@ def test_side_view_exact_keypoints_give_the_walkway_numbers(seed):
 def test_toward_the_camera_exact_keypoints():
     motion, truth, rng = walker(4)
     track, video, hfov = exact_track(motion, "toward", rng)
-    gait = analyse_gait(track, video, height_calibration(truth, hfov))
+    gait = analyse_gait(track, video, height_calibration(truth, hfov, "frontal"))
     assert gait.quality.usable, gait.quality.reasons
     assert gait.method == "frontal"
     assert gait.parameters["Cadence"].value == pytest.approx(truth.parameters["Cadence"], rel=0.03)
