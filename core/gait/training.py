@@ -30,6 +30,7 @@ from core.gait.bench import (
     TRIALS_PER_VIEW,
     TrialSpec,
     simulate,
+    specs,
 )
 from core.gait.signals import joint_signals
 
@@ -82,26 +83,18 @@ def make_example(spec: TrialSpec) -> Example | None:
     return Example(spec.view, spec.condition, x, y)
 
 
-def trial_specs(stream: int, per_view: dict[str, int]) -> list[TrialSpec]:
-    out, index = [], 0
-    for view, n in per_view.items():
-        for k in range(n):
-            out.append(TrialSpec(index, view, CONDITIONS[k % len(CONDITIONS)], k % 3, stream))
-            index += 1
-    return out
-
-
-def make_examples(specs: list[TrialSpec], workers: int = 1, log=print) -> list[Example]:
+def make_examples(trials: list[TrialSpec], workers: int = 1, log=print) -> list[Example]:
     started = time.perf_counter()
     if workers > 1:
         from multiprocessing import get_context
 
         with get_context("fork").Pool(workers) as pool:
-            made = pool.map(make_example, specs, chunksize=8)
+            made = pool.map(make_example, trials, chunksize=8)
     else:
-        made = [make_example(spec) for spec in specs]
+        made = [make_example(spec) for spec in trials]
     examples = [e for e in made if e is not None]
-    log(f"gait-events: {len(examples)} of {len(specs)} walks usable in {time.perf_counter() - started:.0f} s")
+    seconds = time.perf_counter() - started
+    log(f"gait-events: {len(examples)} of {len(trials)} walks usable in {seconds:.0f} s")
     return examples
 
 
@@ -200,8 +193,8 @@ def run(args: argparse.Namespace) -> dict:
         view: args.trials_per_view * n // TRIALS_PER_VIEW["across"] for view, n in TRIALS_PER_VIEW.items()
     }
     val_per_view = {view: max(10, n // 2) for view, n in TRIALS_PER_VIEW.items()}
-    train_set = make_examples(trial_specs(TRAIN_STREAM, per_view), args.workers)
-    val_set = make_examples(trial_specs(OFFSET_STREAM, val_per_view), args.workers)
+    train_set = make_examples(specs(TRAIN_STREAM, per_view), args.workers)
+    val_set = make_examples(specs(OFFSET_STREAM, val_per_view), args.workers)
     state, history = train(train_set, val_set, args.epochs, args.batch_size, args.lr, args.seed)
     best = min(history, key=lambda h: h["bce"])
     record = {
