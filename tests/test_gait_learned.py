@@ -123,3 +123,15 @@ def test_without_weights_auto_uses_the_rules(monkeypatch, tmp_path):
     settings = GaitSettings(calibration=Calibration("height", height_cm=truth.height_cm, hfov_deg=hfov))
     gait = analyse_gait(track, video, settings)
     assert gait.method == "sagittal" and gait.quality.usable
+
+
+def test_train_command_writes_loadable_weights_with_their_record(tmp_path):
+    from core.cli import main
+
+    out = tmp_path / "events.pt"
+    record = tmp_path / "record.json"
+    argv = ["train", "gait-events", "--trials-per-view", "6", "--epochs", "1", "--workers", "1"]
+    assert main([*argv, "--out", str(out), "--json", str(record)]) == 0
+    _, saved = learned.load(out)
+    assert saved["train_walks"] >= 10 and saved["epochs"] == 1
+    assert record.is_file() and learned.version(out).startswith("gait-events@")

@@ -192,7 +192,7 @@ def run(args: argparse.Namespace) -> dict:
     per_view = {
         view: args.trials_per_view * n // TRIALS_PER_VIEW["across"] for view, n in TRIALS_PER_VIEW.items()
     }
-    val_per_view = {view: max(10, n // 2) for view, n in TRIALS_PER_VIEW.items()}
+    val_per_view = {view: max(2, n // 20) for view, n in per_view.items()}  # 1 per 20 training walks
     train_set = make_examples(specs(TRAIN_STREAM, per_view), args.workers)
     val_set = make_examples(specs(OFFSET_STREAM, val_per_view), args.workers)
     state, history = train(train_set, val_set, args.epochs, args.batch_size, args.lr, args.seed)
