@@ -20,39 +20,61 @@ high, legs straight, not swinging), ``sitting`` (anything in between: sitting, c
 kneeling), ``lying`` (axis past :data:`DOWN_ANGLE_DEG` or span below :data:`DOWN_SPAN`, with hysteresis),
 ``falling`` (the frames from the last upright frame to a fall's down moment) and ``unknown`` (fewer than
 :data:`MIN_VISIBLE_JOINTS` joints). Frames where a down body cannot be measured keep it down for
-:data:`DOWN_LOST_S`; tracks the tracker broke while the box changed shape are joined (:func:`stitch_tracks`).
+:data:`DOWN_LOST_S`; a body first seen down after a while unmeasured went down when it was last seen; tracks
+the tracker broke while the box changed shape are joined (:func:`stitch_tracks`).
 
 **The fall rule** (:class:`BodyStateMachine`, streaming, so it can run on a live camera): a period down is
-judged :data:`CONFIRM_DOWN_S` after it began; it is a fall when all three hold within
-:data:`FALL_LOOKBACK_S` before (or :data:`FALL_LOOKAHEAD_S` after) the body went down:
+judged once it has lasted :data:`CONFIRM_DOWN_S` and the body is then clearly down (past
+:data:`DOWN_ANGLE_DEG` or below :data:`DOWN_SPAN`, or not measured): a body already rising again - kneeling,
+crouching - is not judged. It is a fall when all four hold within :data:`FALL_LOOKBACK_S` before (or
+:data:`FALL_LOOKAHEAD_S` after) the body went down:
 
 1. the shoulders moved relative to the feet at >= :data:`FALL_AXIS_SPEED_H_S` statures/s (rotation or
    collapse of the whole body; displacement over :data:`SPEED_WINDOW_S`);
 2. the hips moved down at >= :data:`FALL_HIP_SPEED_H_S` statures/s (sitting onto a bed or bending keeps the
    hips slow; the literature's pelvis speed in falls is 2-4 m/s, 1.2-2.4 statures/s, against well under
-   1 m/s sitting or lying down deliberately; the image shows only part of it from most views);
+   1 m/s sitting or lying down deliberately; the image shows only part of it: a fall toward or away from
+   the camera barely turns the axis, a ceiling camera sees the hips' drop foreshortened);
 3. the body was upright at most :data:`FALL_MAX_DESCENT_S` before it was down (falls take 0.5-1.5 s from
    loss of balance to impact, most of it slow at first; lying down on purpose goes through intermediate
-   postures over several seconds).
+   postures over several seconds);
+4. the body was upright for at least :data:`STOOD_MIN_S` of the :data:`FALL_LOOKBACK_S` before it went down
+   (or for :data:`STOOD_SHARE` of the time it was measured there, where that was less), counting only time
+   after any earlier down period: the person stood or walked. Someone rising from the floor passes through
+   upright-looking postures only for moments before turning fast onto hands and knees, and someone lying
+   back onto a bed sat on it first.
 
 The thresholds were chosen on the synthetic lab (:mod:`core.synth.falls`, all six falls and eight
-look-alikes, views cctv/oblique/across/toward, development seeds 2000-2007, exact joints and pose-noise
-detections at imgsz 640; ``python -m core bench fall`` evaluates on other seeds): over 371 falls' down
-periods the 5th percentiles were 1.30 statures/s (axis), 0.71 (hips) and the median time from upright to
-down 0.37 s; over 169 look-alike down periods the 95th percentiles were 1.67 and 0.77, but the look-alikes
-that were fast on one measure were slow on the other (lying onto a bed: axis 1.2, hips 0.1) or took
-longer than 1.2 s from upright. The per-frame probability (0-1, for the timeline) is the fuzzy AND of the
-three criteria (0.5 at the thresholds) times how "down" the posture looks.
+look-alikes, views cctv/oblique/across/toward, development seeds 30000-43305, 6 per activity and view,
+exact joints and pose-noise detections at imgsz 320, 640 and auto; ``python -m core bench fall`` evaluates
+on other seeds). Over 531 falls' down periods the 5th percentiles were 1.12 statures/s (axis), 0.56 (hips)
+and 0.89 s upright before, and the 95th percentile time from upright to down 0.67 s; the slowest falls
+found (straight toward or away from the camera, or seen from the ceiling) had axis 0.88 and hips 0.34. Over
+238 look-alike down periods, the fast ones (axis >= 0.8, hips >= 0.25) that came within 1.2 s of upright had
+stood at most 0.37 s (getting up from the floor), the fast ones after standing took at least 1.33 s from
+upright (lying down on the floor), and the quick ones after standing moved the hips at most 0.19 statures/s
+(lying back onto a bed, sitting down). Checked on more scenes: of 320 getting up from the floor (seeds
+50000-50039, exact joints and auto), judging only a body still clearly down left one false fall (a
+bystander walking out of the picture under the ceiling camera; 34 before these rules); of 560 other
+look-alikes (seeds 50000-50019, auto), two people lying back onto a bed moved the hips at 0.33-0.40
+statures/s but had stood only 0.07 and 0.30 s. The per-frame probability
+(0-1, for the timeline) is the fuzzy AND of the four criteria (0.5 at the thresholds) times how "down" the
+posture looks.
 
 Alarm: a fall followed by lying for ``lying_alarm_s`` (default :data:`core.alarms.LYING_ALARM_S`, the seed's
 10 s), through :func:`core.alarms.alarms_in_timeline`; deliberate lying raises none. The pose model finds
 lying people less often than upright ones, so a fallen person it loses is presumed to lie on until someone
-is seen near the spot again or the video ends (:func:`presumed_lying_until`; not at the image border).
+is seen near the spot again or the video ends (:func:`presumed_lying_until`; not at the image border), and
+a body it loses once down is judged as if still down (:meth:`BodyStateMachine.unseen`).
 
 Limits (seen in the lab): a single 2D view is ambiguous - from a ceiling camera a crouch can look upright
-and a fall straight away from the camera shortens the body without turning it; a person getting up from
-the floor passes through kneeling postures that can read as a fall; people lying far from a ceiling camera
-are small and the pose model misses many of them (see the bench).
+and a fall straight away from the camera shortens the body without turning it (the body then looks like
+someone sitting: missed); seen from the front, someone sitting on the floor with the legs toward the camera
+looks like someone standing; lying down on the floor quickly (crouching to the floor in about a second)
+can pass for a fall (5 of those 560 more look-alikes raised an alarm, before these rules too); people lying
+far from a ceiling camera are small and the pose model misses many of them, and a person it loses while
+still falling, before the body read as down, is not presumed fallen (someone sitting down fast and then
+hidden would raise an alarm) - see the bench.
 """
 
 from __future__ import annotations
@@ -101,8 +123,7 @@ VERTICAL_TAU_S = 2.0  # time constant of the running vertical (perspective chang
 UPRIGHT_ANGLE_DEG = 30.0
 UPRIGHT_SPAN = 0.75
 UPRIGHT_HIP_SPAN = 0.7
-UPRIGHT_HOLD_S = 0.0  # upright counts once held this long (a body passing through vertical is not upright)
-UPRIGHT_GAP_S = 0.25
+UPRIGHT_GAP_S = 0.25  # a measured frame counts for the time since the previous one, at most this long
 UPRIGHT_MAX_AXIS_SPEED_H_S = 0.6  # ... and is steady (walking ~0.2-0.4; a body swinging up or down is not)
 UPRIGHT_LEG_EXTENSION = 0.85  # hip-ankle distance / thigh + shank: kneeling or sitting on the floor ~0.7
 DOWN_ANGLE_DEG = 55.0
@@ -112,12 +133,15 @@ STAY_DOWN_SPAN = 0.6
 DOWN_GAP_S = 0.5  # shorter interruptions of the down posture (a limb moving, a bad pose) are ignored
 DOWN_LOST_S = 3.0  # frames where the body cannot be measured keep it down, for at most this long
 SPEED_WINDOW_S = 0.2  # speeds: displacement over this long, causal
-FALL_AXIS_SPEED_H_S = 1.1  # peak speed of the shoulders relative to the feet in a fall, statures/s
+FALL_AXIS_SPEED_H_S = 0.8  # peak speed of the shoulders relative to the feet in a fall, statures/s
 AXIS_SPEED_SCALE_H_S = 0.15
-FALL_HIP_SPEED_H_S = 0.5  # peak downward speed of the hips in a fall, statures/s
+FALL_HIP_SPEED_H_S = 0.25  # peak downward speed of the hips in a fall, statures/s
 HIP_SPEED_SCALE_H_S = 0.08
 FALL_MAX_DESCENT_S = 1.2  # from the last upright frame to down
 DESCENT_SCALE_S = 0.2
+STOOD_MIN_S = 0.4  # upright this long in total in the FALL_LOOKBACK_S before going down (see the docstring)
+STOOD_SHARE = 0.5  # ... or for this share of that time, where the body was measured for less of it
+STOOD_SCALE_S = 0.1
 FALL_START_AXIS_SPEED_H_S = 0.3  # without an upright frame, the fall starts when the axis moves this fast
 FALL_LOOKBACK_S = 2.0  # the speeds must peak within this long before the body is down ...
 FALL_LOOKAHEAD_S = 0.5  # ... or just after (the posture can read "down" before the body stops)
@@ -272,8 +296,11 @@ class _Episode:
 
     onset_s: float
     onset_index: int
+    seen_down_s: float  # first seen down: the onset, or later if the body went down while unmeasured
     last_down_s: float
     last_upright_s: float | None
+    stood_s: float = 0.0  # time upright in the FALL_LOOKBACK_S before the onset (after any earlier episode)
+    measured_s: float = 0.0  # time the body was measured in the same window
     judged: bool = False
     fall: bool = False
     score: float = 0.0
@@ -286,9 +313,10 @@ class BodyStateMachine:
     """``upright -> falling -> lying`` (or ``sitting``) for one person, frame by frame (usable live).
 
     :meth:`update` takes a frame's measures and returns its :class:`FrameState` as known at that moment. A
-    down episode is judged :data:`CONFIRM_DOWN_S` after its onset: it is a fall when the body got down fast
-    (axis and hip speeds) and soon after it was last upright. Judged episodes are collected in
-    :attr:`episodes` when they end (or at :meth:`finish`).
+    down episode is judged once it has lasted :data:`CONFIRM_DOWN_S` with the body still clearly down: it is
+    a fall when the body got down fast (axis and hip speeds), soon after it was last upright, and had stood
+    or walked before. Judged episodes are collected in :attr:`episodes` when they end (or at :meth:`finish`).
+    :meth:`unseen` advances it over moments without a measurement (a track the pose model lost).
     """
 
     def __init__(self, config: VideoFallConfig | None = None) -> None:
@@ -301,7 +329,10 @@ class BodyStateMachine:
         self._hips: deque[tuple[float, np.ndarray]] = deque()
         self._speeds: deque[tuple[float, float, float]] = deque()
         self._last_upright_s: float | None = None
-        self._upright_run: tuple[float, float] | None = None  # first and last frame of the current run
+        self._last_t: float | None = None  # the previous frame, measured or not
+        self._last_measured_s: float | None = None
+        # (time, duration, upright) of the frames measured since the last down period, for STOOD_MIN_S
+        self._measured: deque[tuple[float, float, bool]] = deque()
         self._episode: _Episode | None = None
         self.episodes: list[_Episode] = []
 
@@ -331,11 +362,7 @@ class BodyStateMachine:
             self._update_stature(t, stature_px)
         measurable = visible >= c.min_visible_joints and np.isfinite(top).all() and np.isfinite(bottom).all()
         if self._stature is None or not measurable:
-            # Not seeing the body does not mean it got up: a lying person's joints are often hidden.
-            if self._episode is not None and t - self._episode.last_down_s > DOWN_LOST_S:
-                self._end_episode()
-            self._judge(t)
-            return FrameState("lying" if self._episode is not None else "unknown")
+            return self.unseen(t)
 
         axis = bottom - top
         scale = span_share * self._stature
@@ -362,11 +389,15 @@ class BodyStateMachine:
             and not axis_speed > UPRIGHT_MAX_AXIS_SPEED_H_S
         )
         if upright:
-            if self._upright_run is None or t - self._upright_run[1] > UPRIGHT_GAP_S:
-                self._upright_run = (t, t)
-            self._upright_run = (self._upright_run[0], t)
-            if t - self._upright_run[0] >= UPRIGHT_HOLD_S:
-                self._last_upright_s = t
+            self._last_upright_s = t
+        if self._episode is None:  # not while still down: the body must have got up first
+            dt = min(t - self._last_t, UPRIGHT_GAP_S) if self._last_t is not None else 0.0
+            # kept from FALL_LOOKBACK_S before the previous measurement: a body first seen down after a gap
+            # went down when last seen (see below)
+            since = self._last_measured_s if self._last_measured_s is not None else t
+            while self._measured and self._measured[0][0] < since - FALL_LOOKBACK_S:
+                self._measured.popleft()
+            self._measured.append((t, dt, upright))
         steady = np.isfinite(axis_speed) and axis_speed <= VERTICAL_MAX_SPEED_H_S
         if (
             steady
@@ -383,16 +414,42 @@ class BodyStateMachine:
 
         if down:
             if self._episode is None:
-                self._episode = _Episode(t, index, t, self._last_upright_s)
+                onset = t
+                if self._last_measured_s is not None and t - self._last_measured_s > DOWN_GAP_S:
+                    # first seen down after a while unmeasured: it went down some time since last seen
+                    onset = self._last_measured_s
+                self._begin_episode(onset, index, t)
             self._episode.last_down_s = t
-        self._judge(t)
+        self._judge(t, still_down=angle >= c.down_angle_deg or span <= c.down_span)
         self._close_if_up(t)
         if not axis_speed > UPRIGHT_MAX_AXIS_SPEED_H_S:
             # not while the body swings: one on its way down is straight too, and its apparent length
             # changes with the perspective
             self._update_stature(t, stature_px)
+        self._last_t = self._last_measured_s = t
         name = "lying" if self._episode is not None else "upright" if upright else "sitting"
         return FrameState(name, angle, span, axis_speed, hip_speed)
+
+    def _begin_episode(self, onset: float, index: int, t: float) -> None:
+        """A down period starts (first seen down at ``t``): how long the body stood before ``onset``."""
+        recent = [(dt, up) for s, dt, up in self._measured if onset - FALL_LOOKBACK_S <= s <= onset]
+        stood = sum(dt for dt, up in recent if up)
+        measured = sum(dt for dt, _ in recent)
+        self._episode = _Episode(onset, index, t, t, self._last_upright_s, stood, measured)
+        self._measured.clear()
+
+    def unseen(self, t: float) -> FrameState:
+        """A moment at which the body cannot be measured (too few joints seen, or not detected at all).
+
+        Not seeing the body does not mean it got up: a lying person's joints are often hidden, and the pose
+        model misses lying people more often than upright ones. A down body stays down for
+        :data:`DOWN_LOST_S` without being seen, and its fall can be judged meanwhile.
+        """
+        self._last_t = t
+        if self._episode is not None and t - self._episode.last_down_s > DOWN_LOST_S:
+            self._end_episode()
+        self._judge(t)
+        return FrameState("lying" if self._episode is not None else "unknown")
 
     def _speeds_at(self, t: float, axis: np.ndarray, share: float, hips: np.ndarray) -> tuple[float, float]:
         """Causal speeds over :data:`SPEED_WINDOW_S`, in statures per second."""
@@ -412,35 +469,47 @@ class BodyStateMachine:
             if t - h0 >= 0.5 * SPEED_WINDOW_S:
                 hip_speed = float((hips - hips0) @ self._vertical) / (t - h0) / self._stature
         self._speeds.append((t, axis_speed, hip_speed))
-        while t - self._speeds[0][0] > FALL_LOOKBACK_S + FALL_LOOKAHEAD_S:
+        # keep what the judgement of the open down period will look at (FALL_LOOKBACK_S before its onset)
+        e = self._episode
+        since = e.onset_s if e is not None and not e.judged else t
+        while self._speeds[0][0] < since - FALL_LOOKBACK_S:
             self._speeds.popleft()
         return axis_speed, hip_speed
 
-    def _judge(self, t: float) -> None:
-        """Once the body has been down long enough, decide whether it got there by falling."""
+    def _judge(self, t: float, still_down: bool = True) -> None:
+        """Once the body has been down long enough, decide whether it got there by falling.
+
+        ``still_down``: the body is clearly down at ``t`` (past the entry thresholds, not only the hysteresis
+        ones), or not measured. A body already rising again (kneeling, crouching) is not judged: the down
+        period must last :data:`CONFIRM_DOWN_S`, not merely have begun that long ago.
+        """
         e, c = self._episode, self.config
-        if e is None or e.judged or t - e.onset_s < c.confirm_down_s:
+        if e is None or e.judged or not still_down or t - e.onset_s < c.confirm_down_s:
             return
         e.judged = True
         window = [
-            s for s in self._speeds if e.onset_s - FALL_LOOKBACK_S <= s[0] <= e.onset_s + FALL_LOOKAHEAD_S
+            s for s in self._speeds if e.onset_s - FALL_LOOKBACK_S <= s[0] <= e.seen_down_s + FALL_LOOKAHEAD_S
         ]
         axis = np.array([s[1] for s in window], float)
         hips = np.array([s[2] for s in window], float)
         e.axis_speed = float(np.nanmax(axis)) if np.isfinite(axis).any() else np.nan
         e.hip_speed = float(np.nanmax(hips)) if np.isfinite(hips).any() else np.nan
         descent_s = e.onset_s - e.last_upright_s if e.last_upright_s is not None else np.inf
+        stood_needed = min(STOOD_MIN_S, STOOD_SHARE * e.measured_s)
         e.score = min(
             soft_threshold(e.axis_speed, c.fall_axis_speed_h_s, AXIS_SPEED_SCALE_H_S),
             soft_threshold(e.hip_speed, c.fall_hip_speed_h_s, HIP_SPEED_SCALE_H_S),
             soft_threshold(descent_s, c.fall_max_descent_s, DESCENT_SCALE_S, above=False)
             if np.isfinite(descent_s)
             else 0.0,
+            soft_threshold(e.stood_s, stood_needed, STOOD_SCALE_S) if e.stood_s > 0 else 0.0,
         )
         e.fall = (
             e.axis_speed >= c.fall_axis_speed_h_s
             and e.hip_speed >= c.fall_hip_speed_h_s
             and descent_s <= c.fall_max_descent_s
+            and e.stood_s > 0
+            and e.stood_s >= stood_needed
         )
         if e.fall:
             e.start_s = e.last_upright_s
@@ -453,6 +522,11 @@ class BodyStateMachine:
         e, self._episode = self._episode, None
         if e is not None and e.judged:
             self.episodes.append(e)
+
+    @property
+    def awaiting_judgement(self) -> bool:
+        """The body is down, but not yet long enough to judge how it got there."""
+        return self._episode is not None and not self._episode.judged
 
     def finish(self) -> None:
         """Close the episode still open at the end of the video (judged if it lasted long enough)."""
@@ -547,7 +621,8 @@ def analyse_track(
 ) -> tuple[BodyTimeline, list[VideoFallEvent]]:
     """Run the state machine over one track; returns its timeline and its falls (with alarms).
 
-    ``presumed_until_s``: if the track ends lying, the person is taken to lie on until then (for the alarm).
+    ``presumed_until_s``: if the track ends lying, the person is taken to lie on until then (for the alarm;
+    a down period too young to judge when the track ends is judged meanwhile).
     """
     config = config or VideoFallConfig()
     m = body_measures(track, fps)
@@ -570,6 +645,13 @@ def analyse_track(
         )
         state[i] = STATE_CODE[frame.state]
         values[i] = (frame.angle_deg, frame.span, frame.axis_speed_h_s, frame.hip_speed_h_s)
+    if presumed_until_s is not None and n:
+        # The pose model lost the person while down: they are presumed down, so the fall is judged as if the
+        # frames after the track's end showed too little of the body to measure.
+        t = float(m.time_s[-1]) + 1.0 / fps
+        while machine.awaiting_judgement and t <= presumed_until_s + 1e-9:
+            machine.unseen(t)
+            t += 1.0 / fps
     machine.finish()
     falls = [e for e in machine.episodes if e.fall]
     for e in falls:
