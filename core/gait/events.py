@@ -205,22 +205,38 @@ def _clean_runs(mask: np.ndarray, min_true: int, min_false: int) -> np.ndarray:
 
 
 def _stance_from_speed(speed: np.ndarray, signals: JointSignals, cycle_s: float) -> FootEvents:
-    """Heel strike where the foot comes to rest, toe off where it leaves; brief dips and bumps ignored.
-
-    A stance or swing phase shorter than :data:`MIN_PHASE_SHARE` of the gait cycle (at least
-    :data:`MIN_PHASE_S`) is a dip or bump of the speed, not a phase: a slow, shuffling swing can pause.
-    """
+    """Heel strike where the foot comes to rest, toe off where it leaves; brief dips and bumps ignored
+    (a slow, shuffling swing can pause: :func:`stance_events`)."""
     finite = np.isfinite(speed)
     if finite.sum() < 3:
         return FootEvents(np.array([]), np.array([]))
     stance_speed, swing_speed = np.nanpercentile(speed, [10, 90])
     level = stance_speed + STILLNESS_LEVEL * (swing_speed - stance_speed)
+    return stance_events(speed, np.where(finite, speed < level, False), level, signals, cycle_s)
+
+
+def stance_events(
+    values: np.ndarray,
+    stance: np.ndarray,
+    level: float,
+    signals: JointSignals,
+    cycle_s: float,
+    skip: np.ndarray | None = None,
+) -> FootEvents:
+    """Heel strike where the per-sample ``stance`` mask begins, toe off where it ends.
+
+    Stance or swing phases shorter than :data:`MIN_PHASE_SHARE` of the gait cycle (at least
+    :data:`MIN_PHASE_S`) are dips or bumps, not phases, and are removed first. Each change is refined to
+    where ``values`` crosses ``level`` between the two samples; changes touching a sample marked in ``skip``
+    are dropped.
+    """
     shortest = max(1, round(max(MIN_PHASE_S, MIN_PHASE_SHARE * cycle_s) * signals.rate_hz))
-    stance = _clean_runs(np.where(finite, speed < level, False), shortest, shortest)
-    changes = np.flatnonzero(np.diff(stance.astype(int)))
+    stance = _clean_runs(stance, shortest, shortest)
     hs, to = [], []
-    for i in changes:  # refine each change to where the speed crosses the level between samples i and i+1
-        a, b = speed[i], speed[i + 1]
+    for i in np.flatnonzero(np.diff(stance.astype(int))):
+        if skip is not None and (skip[i] or skip[i + 1]):
+            continue
+        a, b = values[i], values[i + 1]
         fraction = (a - level) / (a - b) if np.isfinite(a) and np.isfinite(b) and a != b else 0.5
         (hs if stance[i + 1] else to).append(i + float(np.clip(fraction, 0.0, 1.0)))
     foot = alternate(_to_seconds(np.array(hs), signals), _to_seconds(np.array(to), signals))

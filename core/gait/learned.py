@@ -24,17 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.gait.events import (
-    MIN_PHASE_S,
-    MIN_PHASE_SHARE,
-    SIDES,
-    FootEvents,
-    GaitEvents,
-    _clean_runs,
-    _cycle_of,
-    _spaced,
-    alternate,
-)
+from core.gait.events import SIDES, FootEvents, GaitEvents, _cycle_of, stance_events
 from core.gait.signals import JointSignals
 from core.settings import WEIGHTS_DIR
 from core.types import KP
@@ -205,24 +195,12 @@ def events_from_contact(p: np.ndarray, signals: JointSignals) -> dict[str, FootE
     """Heel strike where a foot's contact probability rises through :data:`CONTACT_LEVEL`, toe off where it
     falls; phases shorter than the rules' minimum (:mod:`core.gait.events`) are flicker, not phases."""
     cycle = _cycle_of({side: p[i] for i, side in enumerate(SIDES)}, signals.rate_hz)
-    shortest = max(1, round(max(MIN_PHASE_S, MIN_PHASE_SHARE * cycle) * signals.rate_hz))
+    # no event where neither ankle is seen: the network only guessed there
     unseen = ~np.any(np.isfinite(signals.xy[:, [KP["left_ankle"], KP["right_ankle"]], 0]), axis=1)
-    feet = {}
-    for i, side in enumerate(SIDES):
-        prob = p[i]
-        stance = _clean_runs(prob >= CONTACT_LEVEL, shortest, shortest)
-        hs, to = [], []
-        for k in np.flatnonzero(np.diff(stance.astype(int))):
-            if unseen[k] or unseen[k + 1]:
-                continue  # no event where neither ankle is seen: the network only guessed there
-            a, b = prob[k], prob[k + 1]
-            fraction = (a - CONTACT_LEVEL) / (a - b) if a != b else 0.5
-            (hs if stance[k + 1] else to).append(k + float(np.clip(fraction, 0.0, 1.0)))
-        times = signals.time_s[0] + np.asarray(hs, float) / signals.rate_hz
-        times_to = signals.time_s[0] + np.asarray(to, float) / signals.rate_hz
-        foot = alternate(times, times_to)
-        feet[side] = FootEvents(_spaced(foot.heel_strike_s, cycle), _spaced(foot.toe_off_s, cycle))
-    return feet
+    return {
+        side: stance_events(p[i], p[i] >= CONTACT_LEVEL, CONTACT_LEVEL, signals, cycle, skip=unseen)
+        for i, side in enumerate(SIDES)
+    }
 
 
 def learned_events(signals: JointSignals, path: Path | None = None) -> GaitEvents:
