@@ -34,7 +34,14 @@ from core.errors import InputError
 from core.gait.norms import references
 from core.reference import GAITRITE_PARAMETERS
 from core.storage import Database
-from core.storage.records import TrialValues, analyses_of_patient, gait_trials, get_patient, visits_of
+from core.storage.records import (
+    TrialValues,
+    analyses_of_patient,
+    gait_trials,
+    get_patient,
+    visit_name,
+    visits_of,
+)
 
 NO_MDC = "no MDC available: record two trials per visit"
 """Said instead of an MDC when the clinic has too few visits with two trials of a parameter."""
@@ -53,8 +60,7 @@ class VisitValue:
 
     @property
     def name(self) -> str:
-        """``2026-03-01 baseline``: how the visit is written in tables and flags."""
-        return f"{self.visit_date:%Y-%m-%d} {self.label or ''}".strip()
+        return visit_name(self.visit_date, self.label)
 
 
 @dataclass(frozen=True)
@@ -86,7 +92,7 @@ class VisitEntry:
 
     @property
     def name(self) -> str:
-        return f"{self.visit_date:%Y-%m-%d} {self.label or ''}".strip()
+        return visit_name(self.visit_date, self.label)
 
 
 @dataclass(frozen=True)

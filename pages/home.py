@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from core.bench import BENCH_DIR
-from core.storage.records import patient_overview, recent_analyses
+from core.storage.records import patient_overview, recent_analyses, visit_name
 from pages.parts.common import database, page_header
 
 page_header("MoveScope")
@@ -47,7 +47,7 @@ if recent:
                 {
                     "when": a.created_at,
                     "patient": a.patient_code,
-                    "visit": f"{a.visit_date:%Y-%m-%d} {a.visit_label or ''}".strip(),
+                    "visit": visit_name(a.visit_date, a.visit_label),
                     "kind": a.kind,
                     "trial": a.trial,
                     "video": a.input_name,

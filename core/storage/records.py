@@ -584,6 +584,11 @@ def _remove_unused_media(db: Database, names: set[str]) -> int:
     return removed
 
 
+def visit_name(visit_date: date, label: str | None) -> str:
+    """``2026-03-01 baseline``: how a visit is written in tables, choosers and flags."""
+    return f"{visit_date:%Y-%m-%d} {label or ''}".strip()
+
+
 def _visit_label(label: str | None) -> str | None:
     return (label or "").strip() or None
 

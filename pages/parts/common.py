@@ -19,7 +19,7 @@ import streamlit as st
 from core.errors import InputError
 from core.settings import settings
 from core.storage import Database, open_database
-from core.storage.records import SEXES, create_patient, get_patient, list_patients, visits_of
+from core.storage.records import SEXES, create_patient, get_patient, list_patients, visit_name, visits_of
 
 log = logging.getLogger("movescope")
 PATIENT_KEY = "patient_id"  # the sidebar selectbox's key: its value is the current patient's id
@@ -139,7 +139,7 @@ def sidebar_patient() -> None:
 def choose_visit(patient, new_label_hint: str = "e.g. baseline") -> tuple[int | None, str | None]:
     """Which visit of ``patient`` to save to: (visit id, None), or (None, label) for a new visit today."""
     visits = visits_of(database(), patient.id)
-    labels = {v.id: f"{v.visit_date:%Y-%m-%d} {v.label or ''}".strip() for v in visits}
+    labels = {v.id: visit_name(v.visit_date, v.label) for v in visits}
     visit_id = st.selectbox(
         f"Visit of {patient.code}",
         [None, *labels],

@@ -16,6 +16,7 @@ from core.storage.records import (
     media_path,
     update_analysis,
     update_visit,
+    visit_name,
     visits_of,
 )
 from core.video import BROWSER_VIDEO_MIME
@@ -44,7 +45,7 @@ def visits_section(patient_id: int) -> None:
             [
                 {
                     "id": a.id,
-                    "visit": f"{a.visit_date:%Y-%m-%d} {a.visit_label or ''}".strip(),
+                    "visit": visit_name(a.visit_date, a.visit_label),
                     "kind": a.kind,
                     "trial": a.trial,
                     "video": a.input_name,
@@ -59,12 +60,12 @@ def visits_section(patient_id: int) -> None:
         width="stretch",
     )
     chosen = st.selectbox("Open analysis", [a.id for a in analyses], index=len(analyses) - 1)
-    analysis_view(chosen, {v.id: f"{v.visit_date:%Y-%m-%d} {v.label or ''}".strip() for v in visits})
+    analysis_view(chosen, {v.id: visit_name(v.visit_date, v.label) for v in visits})
 
 
 def visit_editor(visits) -> None:
     db = database()
-    names = {v.id: f"{v.visit_date:%Y-%m-%d} {v.label or ''}".strip() for v in visits}
+    names = {v.id: visit_name(v.visit_date, v.label) for v in visits}
     with st.expander("Edit or delete a visit"):
         visit_id = st.selectbox("Visit", list(names), format_func=names.get, key="edit-visit-choice")
         visit = next(v for v in visits if v.id == visit_id)
