@@ -130,10 +130,6 @@ def build_network(channels: int = 64, dilations: tuple[int, ...] = (1, 2, 4, 8, 
     return GaitPhaseNet()
 
 
-def receptive_field_s(dilations=(1, 2, 4, 8, 1, 2), kernel: int = 5) -> float:
-    return (1 + sum(d * (kernel - 1) for d in dilations)) / NET_RATE_HZ
-
-
 def _path(path: Path | None) -> Path:
     return Path(path) if path is not None else WEIGHTS_PATH
 
