@@ -25,7 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "core.sensors",
     "core.synth.cli",
     "core.fall.cli",
-    "core.gait.training",
+    "core.training",
 )
 
 

@@ -1,6 +1,7 @@
 """The video body-state machine: a fall is found, lying down slowly, sitting, bending, squatting and getting
 up from the floor are not, and the alarm comes after lying for the set time - through exact joints and
-through the pose-noise model."""
+through the pose-noise model. These tests judge with the rules alone (``method="rules"``); FallNet, the
+default, is tested in ``test_fall_learned.py``."""
 
 from __future__ import annotations
 
@@ -18,11 +19,13 @@ from core.fall.video import (
 from core.tracking import track_people
 from core.types import Track
 
+RULES = "rules"
 VIEW = "across"  # side-on at 1920x1080: everyone is large enough for the pose model
 DETECTIONS = ("exact", "noisy")
 
 
 def judged(activity: str, seed: int, detection: str, hold_s: float = 12.0, **config):
+    config.setdefault("method", RULES)
     scene = synthetic_scene(activity, VIEW, seed, exact=detection == "exact", bystanders=0, hold_s=hold_s)
     tracks = track_people(scene.frames, fps=scene.fps)
     result = detect_falls_in_tracks(tracks, scene.fps, len(scene.frames), VideoFallConfig(**config))
@@ -31,6 +34,7 @@ def judged(activity: str, seed: int, detection: str, hold_s: float = 12.0, **con
 
 def detect(scene, **config):
     """The video detector on a synthetic scene, knowing the image size (as the analysis does)."""
+    config.setdefault("method", RULES)
     size = (scene.clip.camera.width_px, scene.clip.camera.height_px)
     tracks = track_people(scene.frames, fps=scene.fps)
     return detect_falls_in_tracks(tracks, scene.fps, len(scene.frames), VideoFallConfig(**config), size)
@@ -124,35 +128,45 @@ def test_a_track_broken_by_a_fall_is_joined_and_separate_people_are_not():
     assert stitch_tracks([before, _track(4, range(90, 120), 300.0)], fps=30.0)[1].id == 4, "too late to join"
 
 
-def test_a_fallen_person_the_pose_model_loses_is_presumed_still_lying():
+@pytest.mark.parametrize("method", [RULES, "learned"])  # the rules and FallNet alike
+def test_a_fallen_person_the_pose_model_loses_is_presumed_still_lying(method):
     scene = synthetic_scene("fall_forward_from_standing", VIEW, 1, exact=True, bystanders=0, hold_s=12.0)
     (track,) = track_people(scene.frames, fps=scene.fps)
     keep = track.frames <= round((scene.impact_s + 3.0) * scene.fps)  # not detected after 3 s on the floor
     lost = Track(track.id, track.frames[keep], track.boxes[keep], track.scores[keep], track.keypoints[keep])
     size = (scene.clip.camera.width_px, scene.clip.camera.height_px)
-    result = detect_falls_in_tracks([lost], scene.fps, len(scene.frames), image_size=size)
+    result = detect_falls_in_tracks(
+        [lost], scene.fps, len(scene.frames), VideoFallConfig(method=method), size
+    )
     assert result.events[0].alarm_s == pytest.approx(result.events[0].end_s + LYING_ALARM_S, abs=0.1)
     someone_up = Track(
         9, lost.frames[-1] + np.arange(60, 90), lost.boxes[-30:], lost.scores[-30:], lost.keypoints[-30:]
     )
-    seen_again = detect_falls_in_tracks([lost, someone_up], scene.fps, len(scene.frames), image_size=size)
+    seen_again = detect_falls_in_tracks(
+        [lost, someone_up], scene.fps, len(scene.frames), VideoFallConfig(method=method), size
+    )
     assert not seen_again.alarm, "someone was seen at the spot before the lying time was over"
 
 
-def test_a_fall_is_judged_when_the_pose_model_loses_the_person_just_after_they_went_down():
+@pytest.mark.parametrize("method", [RULES, "learned"])  # the rules and FallNet alike
+def test_a_fall_is_judged_when_the_pose_model_loses_the_person_just_after_they_went_down(method):
     scene = synthetic_scene("fall_forward_from_standing", VIEW, 1, exact=True, bystanders=0, hold_s=12.0)
     (track,) = track_people(scene.frames, fps=scene.fps)
     keep = track.frames <= round((scene.impact_s + 0.5) * scene.fps)  # lost before the fall could be judged
     lost = Track(track.id, track.frames[keep], track.boxes[keep], track.scores[keep], track.keypoints[keep])
     size = (scene.clip.camera.width_px, scene.clip.camera.height_px)
-    result = detect_falls_in_tracks([lost], scene.fps, len(scene.frames), image_size=size)
+    result = detect_falls_in_tracks(
+        [lost], scene.fps, len(scene.frames), VideoFallConfig(method=method), size
+    )
     (event,) = result.events
     assert abs(event.end_s - scene.impact_s) <= 0.7
     assert event.alarm_s == pytest.approx(event.end_s + LYING_ALARM_S, abs=0.1)
     someone_up = Track(
         9, lost.frames[-1] + np.arange(15, 45), lost.boxes[:30], lost.scores[:30], lost.keypoints[:30]
     )
-    seen_again = detect_falls_in_tracks([lost, someone_up], scene.fps, len(scene.frames), image_size=size)
+    seen_again = detect_falls_in_tracks(
+        [lost, someone_up], scene.fps, len(scene.frames), VideoFallConfig(method=method), size
+    )
     assert not seen_again.fall, "someone was seen at the spot before the fall could be judged"
 
 

@@ -156,6 +156,23 @@ DOWN_ANGLE_SCALE_DEG = 6.0
 DOWN_SPAN_SCALE = 0.05
 
 
+# Who decides that a down period was a fall: the state machine's rules, the learned detector
+# (core.fall.learned), or either of them; "auto" is AUTO_METHOD when the learned weights are installed,
+# else the rules.
+FALL_METHODS = ("auto", "rules", "learned", "either")
+AUTO_METHOD = "learned"  # development scenes: falls found as often as with "either", fewer false falls
+MERGE_S = 3.0  # a learned fall this close to a rule fall of the same track is the same fall
+
+
+def resolve_method(method: str) -> str:
+    """The method ``method`` stands for here (``auto``: depends on the installed weights)."""
+    if method != "auto":
+        return method
+    from core.fall import learned
+
+    return AUTO_METHOD if learned.available() else "rules"
+
+
 @dataclass(frozen=True)
 class VideoFallConfig:
     """The video detector's thresholds (defaults: the named constants above)."""
@@ -170,6 +187,11 @@ class VideoFallConfig:
     confirm_down_s: float = CONFIRM_DOWN_S
     min_visible_joints: int = MIN_VISIBLE_JOINTS
     lying_alarm_s: float = LYING_ALARM_S
+    method: str = "auto"  # see FALL_METHODS
+
+    def __post_init__(self) -> None:
+        if self.method not in FALL_METHODS:
+            raise ValueError(f"fall method must be one of {FALL_METHODS}, got {self.method!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -551,6 +573,7 @@ class VideoFallEvent:
     box: tuple[float, float, float, float]  # the person's box at ``frame``
     alarm_s: float | None = None
     kind: str = "fall"
+    detector: str = "rules"  # "rules" (the state machine) or "learned" (core.fall.learned)
 
     @property
     def lying_s(self) -> float:
@@ -570,6 +593,7 @@ class VideoFallEvent:
             "box": [round(v, 1) for v in self.box],
             "alarm": self.alarm_s is not None,
             "alarm_s": None if self.alarm_s is None else round(self.alarm_s, 3),
+            "detector": self.detector,
         }
 
 
@@ -587,6 +611,8 @@ class BodyTimeline:
     hip_speed_h_s: np.ndarray
     visible_joints: np.ndarray
     probability: np.ndarray  # (m,) 0-1
+    impact: np.ndarray | None = None  # (m,) the learned detector's impact probability, when it ran
+    down: np.ndarray | None = None  # (m,) ... and its "on the floor" probability
 
     def states(self) -> list[str]:
         return [BODY_STATES[int(c)] for c in self.state]
@@ -616,14 +642,21 @@ def _probability(state, span, angle, episodes: list[_Episode], time_s, config: V
     return out
 
 
-def analyse_track(
-    track: Track, fps: float, config: VideoFallConfig | None = None, presumed_until_s: float | None = None
-) -> tuple[BodyTimeline, list[VideoFallEvent]]:
-    """Run the state machine over one track; returns its timeline and its falls (with alarms).
+@dataclass
+class MachineRun:
+    """The state machine run over one track: its measures, per-frame states (before any fall's frames are
+    marked ``falling``) and values (angle, span, axis speed, hip speed), and the judged episodes."""
 
-    ``presumed_until_s``: if the track ends lying, the person is taken to lie on until then (for the alarm;
-    a down period too young to judge when the track ends is judged meanwhile).
-    """
+    measures: BodyMeasures
+    machine: BodyStateMachine
+    state: np.ndarray  # (m,) int codes into BODY_STATES
+    values: np.ndarray  # (m, 4)
+
+
+def run_state_machine(
+    track: Track, fps: float, config: VideoFallConfig | None = None, presumed_until_s: float | None = None
+) -> MachineRun:
+    """Run :class:`BodyStateMachine` over ``track`` (see :func:`analyse_track` for ``presumed_until_s``)."""
     config = config or VideoFallConfig()
     m = body_measures(track, fps)
     machine = BodyStateMachine(config)
@@ -653,32 +686,72 @@ def analyse_track(
             machine.unseen(t)
             t += 1.0 / fps
     machine.finish()
-    falls = [e for e in machine.episodes if e.fall]
-    for e in falls:
-        state[(m.time_s >= e.start_s) & (m.time_s < e.onset_s)] = STATE_CODE["falling"]
+    return MachineRun(m, machine, state, values)
+
+
+def analyse_track(
+    track: Track, fps: float, config: VideoFallConfig | None = None, presumed_until_s: float | None = None
+) -> tuple[BodyTimeline, list[VideoFallEvent]]:
+    """Run the state machine over one track; returns its timeline and its falls (with alarms).
+
+    ``presumed_until_s``: if the track ends lying, the person is taken to lie on until then (for the alarm;
+    a down period too young to judge when the track ends is judged meanwhile).
+    """
+    config = config or VideoFallConfig()
+    run = run_state_machine(track, fps, config, presumed_until_s)
+    m, machine, values, n = run.measures, run.machine, run.values, len(track)
+    state = run.state.copy()
+    method = resolve_method(config.method)
+    falls = [
+        _Fall(e.start_s, e.onset_s, e.onset_index, e.last_down_s, e.axis_speed, e.hip_speed, e.score)
+        for e in machine.episodes
+        if e.fall and method != "learned"
+    ]
+    for f in falls:
+        state[(m.time_s >= f.start_s) & (m.time_s < f.end_s)] = STATE_CODE["falling"]
     probability = _probability(state, values[:, 1], values[:, 0], machine.episodes, m.time_s, config)
     times, lying = m.time_s, state == STATE_CODE["lying"]
     if falls and presumed_until_s is not None and n and lying[-1] and presumed_until_s > times[-1]:
         unseen = np.arange(times[-1] + 1.0 / fps, presumed_until_s + 1e-9, 1.0 / fps)
         times, lying = np.concatenate([times, unseen]), np.concatenate([lying, np.ones(len(unseen), bool)])
-    alarms = alarms_in_timeline(times, lying, [e.onset_s for e in falls], lying_alarm_s=config.lying_alarm_s)
-    alarm_times = sorted(a.recording_time_s for a in alarms)
+    alarm_times = [
+        a.recording_time_s
+        for a in alarms_in_timeline(
+            times, lying, [f.end_s for f in falls], lying_alarm_s=config.lying_alarm_s
+        )
+    ]
+    learned_p = None
+    if method in ("learned", "either") and n:
+        learned_p, found, learned_alarms = _learned_falls(track, fps, run, config, presumed_until_s)
+        found = [f for f in found if not any(abs(f.end_s - r.end_s) <= MERGE_S for r in falls)]
+        for f in found:
+            state[(m.time_s >= f.start_s) & (m.time_s < f.end_s)] = STATE_CODE["falling"]
+            down = (m.time_s >= f.end_s) & (m.time_s <= f.lying_until_s)
+            state[down] = STATE_CODE["lying"]
+            during = (m.time_s >= f.start_s) & (m.time_s <= f.lying_until_s)
+            probability[during] = np.maximum(
+                probability[during], f.score * np.where(down[during], learned_p[1][during], 1.0)
+            )
+        falls = sorted(falls + found, key=lambda f: f.end_s)
+        alarm_times += [a for a in learned_alarms if any(f.end_s <= a for f in found)]
+    alarm_times.sort()
     events = []
-    for k, e in enumerate(falls):
-        until = falls[k + 1].onset_s if k + 1 < len(falls) else np.inf
-        alarm = next((a for a in alarm_times if e.onset_s <= a < until), None)
+    for k, f in enumerate(falls):
+        until = falls[k + 1].end_s if k + 1 < len(falls) else np.inf
+        alarm = next((a for a in alarm_times if f.end_s <= a < until), None)
         events.append(
             VideoFallEvent(
                 track_id=track.id,
-                start_s=float(e.start_s),
-                end_s=float(e.onset_s),
-                lying_until_s=float(e.last_down_s),
-                axis_speed_h_s=float(e.axis_speed),
-                hip_speed_h_s=float(e.hip_speed),
-                score=float(e.score),
-                frame=int(track.frames[e.onset_index]),
-                box=tuple(float(v) for v in track.boxes[e.onset_index]),
+                start_s=float(f.start_s),
+                end_s=float(f.end_s),
+                lying_until_s=float(f.lying_until_s),
+                axis_speed_h_s=float(f.axis_speed),
+                hip_speed_h_s=float(f.hip_speed),
+                score=float(f.score),
+                frame=int(track.frames[f.end_index]),
+                box=tuple(float(v) for v in track.boxes[f.end_index]),
                 alarm_s=alarm,
+                detector=f.detector,
             )
         )
     timeline = BodyTimeline(
@@ -692,8 +765,43 @@ def analyse_track(
         hip_speed_h_s=values[:, 3],
         visible_joints=m.visible_joints,
         probability=probability,
+        impact=None if learned_p is None else learned_p[0],
+        down=None if learned_p is None else learned_p[1],
     )
     return timeline, events
+
+
+@dataclass(frozen=True)
+class _Fall:
+    """A fall found on one track, by either detector (times in the video; ``end_index`` into the track)."""
+
+    start_s: float
+    end_s: float
+    end_index: int
+    lying_until_s: float
+    axis_speed: float
+    hip_speed: float
+    score: float
+    detector: str = "rules"
+
+
+def _learned_falls(track: Track, fps: float, run: MachineRun, config: VideoFallConfig, presumed_until_s):
+    """The learned detector on one track: (its probabilities, its falls, its alarm times)."""
+    from core.fall import learned
+
+    m, values = run.measures, run.values
+    p = learned.probabilities(track, fps, run)
+    found = []
+    for f in learned.falls_from_probabilities(
+        m.time_s, p, run.state, config.confirm_down_s, presumed_until_s
+    ):
+        window = (m.time_s >= f.start_s - FALL_LOOKBACK_S) & (m.time_s <= f.end_s + FALL_LOOKAHEAD_S)
+        speeds = values[window, 2:4]
+        peak = [float(np.nanmax(v)) if np.isfinite(v).any() else np.nan for v in speeds.T]
+        found.append(_Fall(f.start_s, f.end_s, f.end_index, f.lying_until_s, *peak, f.score, "learned"))
+    times, lying = learned.down_mask(m.time_s, p[1], presumed_until_s)
+    alarms = alarms_in_timeline(times, lying, [f.end_s for f in found], lying_alarm_s=config.lying_alarm_s)
+    return p, found, [a.recording_time_s for a in alarms]
 
 
 @dataclass

@@ -19,7 +19,6 @@ frame rates are resampled to it and the answer back.
 
 from __future__ import annotations
 
-from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -27,11 +26,13 @@ import numpy as np
 from core.gait.events import SIDES, FootEvents, GaitEvents, _cycle_of, stance_events
 from core.gait.signals import JointSignals
 from core.settings import WEIGHTS_DIR
+from core.tcn import build_tcn, load_checkpoint, sigmoid, weights_version
 from core.types import KP
 
 WEIGHTS_PATH = WEIGHTS_DIR / "gait-events.pt"
 NET_RATE_HZ = 30.0  # the rate the network was trained at; other rates are resampled
 FEATURE_VERSION = 1
+TRAIN_COMMAND = "python -m core train gait-events"
 JOINTS = tuple(
     f"{side}_{joint}" for joint in ("shoulder", "hip", "knee", "ankle") for side in ("left", "right")
 )
@@ -100,34 +101,8 @@ def mirror_features(x: np.ndarray) -> np.ndarray:
 
 
 def build_network(channels: int = 64, dilations: tuple[int, ...] = (1, 2, 4, 8, 1, 2), kernel: int = 5):
-    """The temporal convolution network (input (batch, N_FEATURES, n), output (batch, 2, n) logits)."""
-    import torch
-    from torch import nn
-
-    class Block(nn.Module):
-        def __init__(self, dilation: int):
-            super().__init__()
-            pad = dilation * (kernel - 1) // 2
-            self.conv1 = nn.Conv1d(channels, channels, kernel, padding=pad, dilation=dilation)
-            self.conv2 = nn.Conv1d(channels, channels, 1)
-            self.norm = nn.GroupNorm(8, channels)
-            self.drop = nn.Dropout(0.1)
-
-        def forward(self, x):
-            y = torch.nn.functional.gelu(self.norm(self.conv1(x)))
-            return x + self.conv2(self.drop(y))
-
-    class GaitPhaseNet(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.inp = nn.Conv1d(N_FEATURES, channels, 1)
-            self.blocks = nn.Sequential(*[Block(d) for d in dilations])
-            self.out = nn.Conv1d(channels, 2, 1)
-
-        def forward(self, x):
-            return self.out(self.blocks(self.inp(x)))
-
-    return GaitPhaseNet()
+    """GaitPhaseNet: input (batch, N_FEATURES, n), output (batch, 2, n) foot-contact logits."""
+    return build_tcn(N_FEATURES, 2, channels, dilations, kernel)
 
 
 def _path(path: Path | None) -> Path:
@@ -140,30 +115,11 @@ def available(path: Path | None = None) -> bool:
 
 def load(path: Path | None = None):
     """(network in eval mode, its training record) of the weights at ``path`` (default: the shipped ones)."""
-    return _load(_path(path).resolve())
-
-
-@cache
-def _load(path: Path):
-    """Read once per process and file."""
-    import torch
-
-    checkpoint = torch.load(Path(path), map_location="cpu", weights_only=True)
-    if checkpoint.get("feature_version") != FEATURE_VERSION:
-        raise RuntimeError(
-            f"{Path(path).name} was trained on feature version {checkpoint.get('feature_version')}, "
-            f"this code computes version {FEATURE_VERSION}: retrain with `python -m core train gait-events`"
-        )
-    net = build_network(**checkpoint["architecture"])
-    net.load_state_dict(checkpoint["state_dict"])
-    net.eval()
-    return net, checkpoint.get("record", {})
+    return load_checkpoint(_path(path).resolve(), FEATURE_VERSION, TRAIN_COMMAND, build_network)
 
 
 def version(path: Path | None = None) -> str:
-    from core.models import file_digest
-
-    return f"gait-events@{file_digest(_path(path))}"
+    return weights_version("gait-events", _path(path))
 
 
 def _resample(values: np.ndarray, t_from: np.ndarray, t_to: np.ndarray) -> np.ndarray:
@@ -182,8 +138,7 @@ def contact_probability(signals: JointSignals, path: Path | None = None) -> np.n
         t_net = np.arange(t[0], t[-1] + 1e-9, 1.0 / NET_RATE_HZ)
         x = _resample(x, t, t_net).astype(np.float32)
     with torch.inference_mode():
-        logits = net(torch.from_numpy(x)[None])[0].numpy()
-    p = 1.0 / (1.0 + np.exp(-logits))
+        p = sigmoid(net(torch.from_numpy(x)[None])[0].numpy())
     return _resample(p, t_net, t) if resample else p
 
 

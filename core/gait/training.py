@@ -33,6 +33,7 @@ from core.gait.bench import (
     specs,
 )
 from core.gait.signals import joint_signals
+from core.tcn import load_checkpoint
 
 TRAIN_STREAM = 0x54524E47  # "TRNG": training walkers, never validated on
 SUPERSAMPLE = 10  # points per frame interval for the soft contact label
@@ -221,23 +222,5 @@ def run(args: argparse.Namespace) -> dict:
         "record": record,
     }
     torch.save(checkpoint, args.out)
-    learned._load.cache_clear()
+    load_checkpoint.cache_clear()
     return {"weights": Path(args.out).name, **record, "history": history}
-
-
-def add_cli(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "train", help="train a project model on the synthetic lab (gait-events: the learned gait events)"
-    )
-    parser.add_argument("model", choices=["gait-events"])
-    parser.add_argument(
-        "--trials-per-view", type=int, default=600, help="side-view walks (others in proportion)"
-    )
-    parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--lr", type=float, default=3e-3)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--workers", type=int, default=2, help="processes simulating walks")
-    parser.add_argument("--out", default=str(learned.WEIGHTS_PATH))
-    parser.add_argument("--json", default=None, help="write the training record here")
-    parser.set_defaults(func=run)
