@@ -16,6 +16,7 @@ from core.fall.analysis import (
     annotated_fall_video,
     save_snapshots,
 )
+from core.fall.video import FALL_METHODS, VideoFallConfig
 from core.pose import IMGSZ_CHOICES, PoseSettings
 from core.settings import settings
 from core.storage.alarms import save_fall_analysis
@@ -77,9 +78,17 @@ def settings_form(reading: SensorReading, segment: str | None) -> FallSettings:
         imgsz = st.select_slider(
             "Pose image size",
             ("auto", *IMGSZ_CHOICES),
-            value=REALTIME_IMGSZ,
-            help="320 runs in real time; larger finds smaller and lying people, slower; auto sizes the "
-            "image to the people in the video (most falls found in the benchmark, see the README)",
+            value="auto",
+            help=f"auto sizes the image to the people in the video (most falls found in the benchmark, "
+            f"see the README); {REALTIME_IMGSZ} runs in real time on 2 cores but misses more falls of "
+            "small or distant people",
+        )
+        method = st.selectbox(
+            "Video fall detector",
+            FALL_METHODS,
+            help="auto: the learned detector (the rules when its weights are not installed); rules: the "
+            "body-state machine; learned: the network trained on the synthetic lab (see its model card); "
+            "either: a fall when either finds one",
         )
         lying = st.number_input(
             "Lying after a fall before the alarm (s)",
@@ -95,6 +104,7 @@ def settings_form(reading: SensorReading, segment: str | None) -> FallSettings:
         )
     return FallSettings(
         pose=PoseSettings(imgsz=None if imgsz == "auto" else imgsz),
+        video=VideoFallConfig(method=method),
         reading=reading,
         sensor_segment=segment,
         second_opinion=opinion,

@@ -44,6 +44,7 @@ from core.fall.video import (
     VideoFallEvent,
     VideoFallResult,
     detect_falls_in_tracks,
+    resolve_method,
 )
 from core.models import model_version
 from core.pipeline import TrackedVideo, track_video
@@ -115,7 +116,8 @@ class SensorReading:
 class FallSettings:
     """Everything that shapes a fall analysis; stored with it for provenance."""
 
-    pose: PoseSettings = field(default_factory=lambda: PoseSettings(imgsz=REALTIME_IMGSZ))
+    # auto image size: the benchmark's most accurate setting; REALTIME_IMGSZ where 30 fps matters more
+    pose: PoseSettings = field(default_factory=PoseSettings)
     tracking: TrackingSettings = field(default_factory=TrackingSettings)
     video: VideoFallConfig = field(default_factory=VideoFallConfig)
     sensor: SensorFallConfig = field(default_factory=SensorFallConfig)
@@ -303,6 +305,10 @@ class FallResult:
                 probability = np.maximum(probability, values)
                 if t.track_id == focus:
                     state = np.where(inside, t.state[np.clip(index, 0, None)].astype(float), np.nan)
+                    for name in ("impact", "down"):  # the learned detector's outputs, when it ran
+                        values = getattr(t, name)
+                        if values is not None:
+                            out[f"learned_{name}"] = np.where(inside, values[np.clip(index, 0, None)], np.nan)
             out["video_probability"] = probability
             out["body_state"] = state
             out["focus_track"] = focus
@@ -354,6 +360,10 @@ class FallResult:
             versions["pose"] = self.tracked.poses.model
         if self.opinion is not None:
             versions["fallen_person"] = self.opinion.model
+        if self.video is not None and resolve_method(self.video.config.method) in ("learned", "either"):
+            from core.fall import learned
+
+            versions["fall_video"] = learned.version()
         return versions
 
     def _video_document(self) -> dict:

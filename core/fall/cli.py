@@ -17,6 +17,7 @@ from core.cache import StageCache
 from core.commands import imgsz_option
 from core.errors import InputError
 from core.fall.analysis import REALTIME_IMGSZ, FallSettings, SensorReading, analyse_fall, save_snapshots
+from core.fall.video import FALL_METHODS, VideoFallConfig
 from core.pose import IMGSZ_CHOICES, PoseSettings
 from core.sensors import add_reading_options, reading_options
 from core.settings import PROJECT_ROOT, settings
@@ -31,6 +32,7 @@ def fall_settings(args: argparse.Namespace) -> FallSettings:
     return FallSettings(
         pose=PoseSettings(imgsz=args.imgsz, stride=args.stride),
         tracking=TrackingSettings(method=args.tracker),
+        video=VideoFallConfig(method=args.fall_method),
         reading=SensorReading.from_options(reading_options(args)),
         sensor_segment=args.segment,
         second_opinion=not args.no_second_opinion,
@@ -92,10 +94,16 @@ def add_cli(subparsers) -> None:
     fall.add_argument(
         "--imgsz",
         type=imgsz_option,
-        default=REALTIME_IMGSZ,
+        default=None,
         metavar="{auto," + ",".join(map(str, IMGSZ_CHOICES)) + "}",
-        help=f"pose image size (default {REALTIME_IMGSZ}, the real-time setting; auto or larger finds more "
-        "falls of small or distant people, see the README)",
+        help=f"pose image size (default auto: sized to the people in the video, the most falls found in the "
+        f"benchmark; {REALTIME_IMGSZ} runs in real time on 2 cores, see the README)",
+    )
+    fall.add_argument(
+        "--fall-method",
+        default="auto",
+        choices=FALL_METHODS,
+        help="video fall detector (default auto: the learned one, the rules without its weights)",
     )
     fall.add_argument("--stride", type=int, default=1, help="analyse every n-th frame (default 1)")
     fall.add_argument("--tracker", default="iou", choices=TRACKERS, help="tracker (default: IoU)")

@@ -35,6 +35,21 @@ def timeline_figure(result: FallResult) -> go.Figure:
             row=1,
             col=1,
         )
+    learned = (
+        ("learned_impact", "learned: impact", "dot"),
+        ("learned_down", "learned: on the floor", "dash"),
+    )
+    for name, label, dash in learned:
+        if name in series:
+            fig.add_scatter(
+                x=t,
+                y=series[name],
+                name=f"{label} (followed person)",
+                line={"color": MODALITY_COLOURS["video"], "dash": dash},
+                opacity=0.6,
+                row=1,
+                col=1,
+            )
     if "detector_probability" in series:
         fig.add_scatter(
             x=series["detector_time_s"],
