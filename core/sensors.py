@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from core.errors import InputError
+from core.series import true_runs
 from core.synth.skeleton import SENSOR_SEGMENTS
 from core.types import SensorRecording
 
@@ -308,7 +309,7 @@ def fill_short_gaps(
             continue
         if col.all():
             raise InputError(f"{source}: column '{name}' has no values at all.")
-        for start, stop in _runs(col):
+        for start, stop in true_runs(col):
             # A run spans from the last good sample before it to the first good one after it.
             t0 = time_s[start - 1] if start > 0 else time_s[start]
             t1 = time_s[stop] if stop < len(time_s) else time_s[stop - 1]
@@ -321,12 +322,6 @@ def fill_short_gaps(
         good = ~col
         values[col, k] = np.interp(time_s[col], time_s[good], values[good, k])
     return values, int(missing.sum())
-
-
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    padded = np.concatenate([[False], mask, [False]]).astype(np.int8)
-    edges = np.flatnonzero(np.diff(padded))
-    return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
 
 
 def _guess_acc_unit(acc: np.ndarray, source: str) -> str:

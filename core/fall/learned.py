@@ -41,6 +41,7 @@ from core.fall.video import (
     STATE_CODE,
     MachineRun,
 )
+from core.series import true_runs
 from core.settings import WEIGHTS_DIR
 from core.tcn import build_tcn, load_checkpoint, sigmoid, weights_version
 from core.types import KP, Track
@@ -231,19 +232,13 @@ class LearnedFall:
     score: float  # the impact peak
 
 
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """(first, last) index of each run of True."""
-    edges = np.diff(np.concatenate([[0], mask.astype(int), [0]]))
-    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1, strict=True))
-
-
 def down_mask(time_s: np.ndarray, down: np.ndarray, presumed_until_s: float | None = None):
     """(times, lying) for the alarm: ``down`` above one half, gaps shorter than DOWN_GAP_S bridged, and the
     person presumed down until ``presumed_until_s`` when the track ends down."""
     lying = down >= LEVEL
-    for first, last in _runs(~lying):
-        if first > 0 and last < len(lying) - 1 and time_s[last + 1] - time_s[first - 1] <= DOWN_GAP_S:
-            lying[first : last + 1] = True
+    for first, stop in true_runs(~lying):
+        if first > 0 and stop < len(lying) and time_s[stop] - time_s[first - 1] <= DOWN_GAP_S:
+            lying[first:stop] = True
     times = time_s
     if presumed_until_s is not None and len(lying) and lying[-1] and presumed_until_s > time_s[-1]:
         step = float(np.median(np.diff(time_s))) if len(time_s) > 1 else 1.0 / NET_RATE_HZ
@@ -265,8 +260,8 @@ def falls_from_probabilities(
     times, lying = down_mask(time_s, down, presumed_until_s)
     step = float(np.median(np.diff(times))) if len(times) > 1 else 1.0 / NET_RATE_HZ
     falls: list[LearnedFall] = []
-    for first, last in _runs(impact >= LEVEL):
-        peak = first + int(np.argmax(impact[first : last + 1]))
+    for first, stop in true_runs(impact >= LEVEL):
+        peak = first + int(np.argmax(impact[first:stop]))
         t_peak = time_s[peak]
         if impact[peak] < IMPACT_LEVEL:
             continue
@@ -283,7 +278,7 @@ def falls_from_probabilities(
         after = (times >= time_s[end]) & (times <= time_s[end] + CONFIRM_WINDOW_S)
         if np.count_nonzero(lying & after) * step < confirm_down_s - 1e-9:
             continue
-        run_end = next(last_ for first_, last_ in _runs(lying) if first_ <= end <= last_)
+        run_end = next(stop - 1 for first, stop in true_runs(lying) if first <= end < stop)
         upright = np.flatnonzero(
             (state[:end] == STATE_CODE["upright"]) & (time_s[:end] >= time_s[end] - START_BEFORE_S)
         )

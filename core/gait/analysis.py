@@ -50,6 +50,7 @@ from core.gait.events import (
     ground_plane,
 )
 from core.gait.signals import CUTOFF_HZ, JointSignals, joint_signals
+from core.series import true_runs
 from core.types import KP, Track, VideoInfo
 
 SIDE_CODE = {"left": "L", "right": "R"}
@@ -256,18 +257,13 @@ def straight_pass(signals: JointSignals, view: str) -> tuple[float, float, bool]
     smooth = np.convolve(np.where(finite, velocity, 0.0), np.ones(window) / window, mode="same")
     typical = float(np.nanmedian(np.abs(smooth)))
     # walking one way, or the other: a turn starts a run in the opposite direction
-    runs = _all_runs(smooth > TURN_SPEED_SHARE * typical) + _all_runs(smooth < -TURN_SPEED_SHARE * typical)
+    runs = true_runs(smooth > TURN_SPEED_SHARE * typical) + true_runs(smooth < -TURN_SPEED_SHARE * typical)
     if not runs:
         return float(signals.time_s[0]), float(signals.time_s[-1]), False
     best = max(runs, key=lambda run: run[1] - run[0])
     split = any((b - a) / signals.rate_hz >= MIN_PASS_S / 2 for a, b in runs if (a, b) != best)
     t = signals.time_s
     return float(t[best[0]]), float(t[best[1] - 1]), split
-
-
-def _all_runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    edges = np.diff(np.concatenate([[0], mask.astype(int), [0]]))
-    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True))
 
 
 def _positions_cm(

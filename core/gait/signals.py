@@ -24,6 +24,7 @@ import numpy as np
 from scipy.ndimage import median_filter
 from scipy.signal import butter, sosfiltfilt
 
+from core.series import true_runs
 from core.types import KP, Track
 
 MIN_CONFIDENCE = 0.3  # below this a keypoint is treated as missing
@@ -124,24 +125,13 @@ def _fill_short_gaps(values: np.ndarray, max_gap: int) -> np.ndarray:
     return values
 
 
-def _runs(finite: np.ndarray) -> list[tuple[int, int]]:
-    runs, start = [], None
-    for i, ok in enumerate(np.append(finite, False)):
-        if ok and start is None:
-            start = i
-        elif not ok and start is not None:
-            runs.append((start, i))
-            start = None
-    return runs
-
-
 def low_pass(values: np.ndarray, rate_hz: float, cutoff_hz: float = CUTOFF_HZ) -> np.ndarray:
     """Zero-lag Butterworth low-pass inside each gap-free run (runs too short to filter stay as they are)."""
     cutoff = min(cutoff_hz, 0.4 * rate_hz)
     sos = butter(FILTER_ORDER, cutoff, btype="low", fs=rate_hz, output="sos")
     out = values.copy()
     pad = 3 * (2 * len(sos) + 1)
-    for start, end in _runs(np.isfinite(values)):
+    for start, end in true_runs(np.isfinite(values)):
         if end - start > pad:
             out[start:end] = sosfiltfilt(sos, values[start:end])
     return out
