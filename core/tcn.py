@@ -10,8 +10,11 @@ CPU. A checkpoint is a dict with ``state_dict``, ``architecture`` (keyword argum
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+
+import numpy as np
 
 
 def build_tcn(
@@ -73,14 +76,55 @@ def load_checkpoint(path: Path, feature_version: int, train_command: str, build:
     return net, checkpoint.get("record", {})
 
 
-def weights_version(name: str, path: Path) -> str:
-    """``name@digest`` of a weights file, for the analysis record."""
-    from core.models import file_digest
+@dataclass(frozen=True)
+class Weights:
+    """One of MoveScope's own networks: its shipped weights file and how to load it. Every method takes an
+    optional ``path`` to other weights (default: the shipped file)."""
 
-    return f"{name}@{file_digest(path)}"
+    name: str  # in the analysis record, e.g. "fall-video"
+    shipped: Path
+    feature_version: int
+    train_command: str
+    build: Callable  # the network's builder; the checkpoint's ``architecture`` are its keyword arguments
+
+    def path(self, path: Path | None = None) -> Path:
+        return Path(path) if path is not None else self.shipped
+
+    def available(self, path: Path | None = None) -> bool:
+        return self.path(path).is_file()
+
+    def load(self, path: Path | None = None):
+        """(network in eval mode, its training record); see :func:`load_checkpoint`."""
+        path = self.path(path).resolve()
+        return load_checkpoint(path, self.feature_version, self.train_command, self.build)
+
+    def version(self, path: Path | None = None) -> str:
+        """``name@digest`` of the weights file, for the analysis record."""
+        from core.models import file_digest
+
+        return f"{self.name}@{file_digest(self.path(path))}"
 
 
 def sigmoid(logits):
-    import numpy as np
-
     return 1.0 / (1.0 + np.exp(-logits))
+
+
+def _resample(values: np.ndarray, t_from: np.ndarray, t_to: np.ndarray) -> np.ndarray:
+    return np.stack([np.interp(t_to, t_from, row) for row in values])
+
+
+def probabilities_on_grid(net, x: np.ndarray, time_s: np.ndarray, rate_hz: float, net_rate_hz: float):
+    """``net``'s output probabilities (outputs, n) for features ``x`` (channels, n) sampled at ``time_s``.
+
+    A clip at another rate than the network was trained at (``net_rate_hz``, off by more than 0.5 Hz) is
+    resampled to it, and the answer back to ``time_s``.
+    """
+    import torch
+
+    resample = abs(rate_hz - net_rate_hz) > 0.5 and len(time_s) > 1
+    if resample:
+        t_net = np.arange(time_s[0], time_s[-1] + 1e-9, 1.0 / net_rate_hz)
+        x = _resample(x, time_s, t_net).astype(np.float32)
+    with torch.inference_mode():
+        p = sigmoid(net(torch.from_numpy(x)[None])[0].numpy())
+    return _resample(p, t_net, time_s) if resample else p

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -117,7 +119,7 @@ def test_the_weights_carry_their_training_record():
 
 
 def test_without_weights_auto_uses_the_rules(monkeypatch, tmp_path):
-    monkeypatch.setattr(learned, "WEIGHTS_PATH", tmp_path / "none.pt")
+    monkeypatch.setattr(learned, "WEIGHTS", replace(learned.WEIGHTS, shipped=tmp_path / "none.pt"))
     motion, truth, rng = walker(9)
     track, video, hfov = exact_track(motion, "across", rng)
     settings = GaitSettings(calibration=Calibration("height", height_cm=truth.height_cm, hfov_deg=hfov))

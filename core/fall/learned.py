@@ -43,7 +43,7 @@ from core.fall.video import (
 )
 from core.series import true_runs
 from core.settings import WEIGHTS_DIR
-from core.tcn import build_tcn, load_checkpoint, sigmoid, weights_version
+from core.tcn import Weights, build_tcn, probabilities_on_grid
 from core.types import KP, Track
 
 WEIGHTS_PATH = WEIGHTS_DIR / "fall-video.pt"
@@ -182,42 +182,27 @@ def build_network(
     return build_tcn(N_FEATURES, len(OUTPUTS), channels, dilations, kernel)
 
 
-def _path(path: Path | None) -> Path:
-    return Path(path) if path is not None else WEIGHTS_PATH
+WEIGHTS = Weights("fall-video", WEIGHTS_PATH, FEATURE_VERSION, TRAIN_COMMAND, build_network)
 
 
 def available(path: Path | None = None) -> bool:
-    return _path(path).is_file()
+    return WEIGHTS.available(path)
 
 
 def load(path: Path | None = None):
     """(network in eval mode, its training record) of the weights at ``path`` (default: the shipped ones)."""
-    return load_checkpoint(_path(path).resolve(), FEATURE_VERSION, TRAIN_COMMAND, build_network)
+    return WEIGHTS.load(path)
 
 
 def version(path: Path | None = None) -> str:
-    return weights_version("fall-video", _path(path))
-
-
-def _resample(values: np.ndarray, t_from: np.ndarray, t_to: np.ndarray) -> np.ndarray:
-    return np.stack([np.interp(t_to, t_from, row) for row in values])
+    return WEIGHTS.version(path)
 
 
 def probabilities(track: Track, fps: float, run: MachineRun, path: Path | None = None) -> np.ndarray:
     """(2, m) impact and down probabilities at the track's own frames."""
-    import torch
-
     net, _ = load(path)
     x, grid = features(track, fps, run)
-    t = grid / fps
-    resample = abs(fps - NET_RATE_HZ) > 0.5 and len(t) > 1
-    if resample:
-        t_net = np.arange(t[0], t[-1] + 1e-9, 1.0 / NET_RATE_HZ)
-        x = _resample(x, t, t_net).astype(np.float32)
-    with torch.inference_mode():
-        p = sigmoid(net(torch.from_numpy(x)[None])[0].numpy())
-    if resample:
-        p = _resample(p, t_net, t)
+    p = probabilities_on_grid(net, x, grid / fps, fps, NET_RATE_HZ)
     return p[:, np.asarray(track.frames, int) - grid[0]]
 
 

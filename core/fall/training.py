@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from core.fall import learned
+from core.training import fit, parallel_map, save
 from core.types import KP
 
 TRAIN_FIRST_SEED = 1_000_000
@@ -145,14 +146,7 @@ def make_examples_of_scene(spec: tuple[str, str, int, str]) -> list[Example]:
 
 def make_examples(specs: list, workers: int = 1, log=print) -> list[Example]:
     started = time.perf_counter()
-    if workers > 1:
-        from multiprocessing import get_context
-
-        with get_context("fork").Pool(workers) as pool:
-            made = pool.map(make_examples_of_scene, specs, chunksize=8)
-    else:
-        made = [make_examples_of_scene(spec) for spec in specs]
-    examples = [e for scene in made for e in scene]
+    examples = [e for scene in parallel_map(make_examples_of_scene, specs, workers) for e in scene]
     seconds = time.perf_counter() - started
     log(f"fall-video: {len(examples)} tracks from {len(specs)} scenes in {seconds:.0f} s")
     return examples
@@ -227,42 +221,21 @@ def train(
     log=print,
 ):
     """Train a fresh network; returns (state of the best epoch on ``val_set``, history)."""
-    import copy
-
-    import torch
-
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    net = learned.build_network()
-    optimiser = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
-    steps_per_epoch = max(1, len(train_set) // batch_size)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(
-        optimiser, max_lr=lr, total_steps=epochs * steps_per_epoch, pct_start=0.1
+    return fit(
+        learned.build_network,
+        train_set,
+        val_set,
+        batch=lambda chosen, rng: _batch(chosen, rng, CROP_FRAMES, mirror=True),
+        loss=_loss,
+        evaluate=evaluate,
+        metric="loss",
+        describe=lambda s: f"impact {s['impact_frame_accuracy']:.2%}, down {s['down_frame_accuracy']:.2%}",
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        seed=seed,
+        log=log,
     )
-    best, best_state, history = np.inf, None, []
-    for epoch in range(epochs):
-        net.train()
-        order = rng.permutation(len(train_set))
-        started, running = time.perf_counter(), []
-        for step in range(steps_per_epoch):
-            chosen = [train_set[i] for i in order[step * batch_size : (step + 1) * batch_size]]
-            x, y, mask = (torch.from_numpy(a) for a in _batch(chosen, rng, CROP_FRAMES, mirror=True))
-            loss = _loss(net(x), y, mask)
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-            schedule.step()
-            running.append(float(loss.detach()))
-        scores = evaluate(net, val_set)
-        history.append({"epoch": epoch + 1, "train_loss": round(float(np.mean(running)), 5), **scores})
-        log(
-            f"epoch {epoch + 1}/{epochs}: train {np.mean(running):.4f}, val {scores['loss']:.4f} "
-            f"(impact {scores['impact_frame_accuracy']:.2%}, down {scores['down_frame_accuracy']:.2%}) "
-            f"in {time.perf_counter() - started:.0f} s"
-        )
-        if scores["loss"] < best:
-            best, best_state = scores["loss"], copy.deepcopy(net.state_dict())
-    return best_state, history
 
 
 def _cached(path: str | None, key: tuple, make):
@@ -282,15 +255,8 @@ def _cached(path: str | None, key: tuple, make):
 
 
 def run(args: argparse.Namespace) -> dict:
-    import platform
-
-    import torch
-
-    from core.settings import settings
     from core.synth.falls import ACTIVITIES
-    from core.tcn import load_checkpoint
 
-    torch.set_num_threads(settings().threads)
     started = time.perf_counter()
     n_train = args.scenes
     n_select = max(len(ACTIVITIES) * 4, n_train // 12)
@@ -318,18 +284,5 @@ def run(args: argparse.Namespace) -> dict:
         "epochs": args.epochs,
         "best_epoch": best["epoch"],
         "validation": {k: v for k, v in best.items() if k not in ("epoch", "train_loss")},
-        "seed": args.seed,
-        "seconds": round(time.perf_counter() - started, 1),
-        "torch": str(torch.__version__),
-        "python": platform.python_version(),
-        "date": time.strftime("%Y-%m-%d"),
     }
-    checkpoint = {
-        "state_dict": state,
-        "architecture": {},
-        "feature_version": learned.FEATURE_VERSION,
-        "record": record,
-    }
-    torch.save(checkpoint, args.out)
-    load_checkpoint.cache_clear()
-    return {"weights": Path(args.out).name, **record, "history": history}
+    return save(args.out, state, learned.FEATURE_VERSION, record, history, args.seed, started)

@@ -26,7 +26,7 @@ import numpy as np
 from core.gait.events import SIDES, FootEvents, GaitEvents, _cycle_of, stance_events
 from core.gait.signals import JointSignals
 from core.settings import WEIGHTS_DIR
-from core.tcn import build_tcn, load_checkpoint, sigmoid, weights_version
+from core.tcn import Weights, build_tcn, probabilities_on_grid
 from core.types import KP
 
 WEIGHTS_PATH = WEIGHTS_DIR / "gait-events.pt"
@@ -105,41 +105,26 @@ def build_network(channels: int = 64, dilations: tuple[int, ...] = (1, 2, 4, 8, 
     return build_tcn(N_FEATURES, 2, channels, dilations, kernel)
 
 
-def _path(path: Path | None) -> Path:
-    return Path(path) if path is not None else WEIGHTS_PATH
+WEIGHTS = Weights("gait-events", WEIGHTS_PATH, FEATURE_VERSION, TRAIN_COMMAND, build_network)
 
 
 def available(path: Path | None = None) -> bool:
-    return _path(path).is_file()
+    return WEIGHTS.available(path)
 
 
 def load(path: Path | None = None):
     """(network in eval mode, its training record) of the weights at ``path`` (default: the shipped ones)."""
-    return load_checkpoint(_path(path).resolve(), FEATURE_VERSION, TRAIN_COMMAND, build_network)
+    return WEIGHTS.load(path)
 
 
 def version(path: Path | None = None) -> str:
-    return weights_version("gait-events", _path(path))
-
-
-def _resample(values: np.ndarray, t_from: np.ndarray, t_to: np.ndarray) -> np.ndarray:
-    return np.stack([np.interp(t_to, t_from, row) for row in values])
+    return WEIGHTS.version(path)
 
 
 def contact_probability(signals: JointSignals, path: Path | None = None) -> np.ndarray:
     """(2, n) probability that the left / right foot bears weight, on the signals' own time grid."""
-    import torch
-
     net, _ = load(path)
-    x = features(signals)
-    t = signals.time_s
-    resample = abs(signals.rate_hz - NET_RATE_HZ) > 0.5 and len(t) > 1
-    if resample:
-        t_net = np.arange(t[0], t[-1] + 1e-9, 1.0 / NET_RATE_HZ)
-        x = _resample(x, t, t_net).astype(np.float32)
-    with torch.inference_mode():
-        p = sigmoid(net(torch.from_numpy(x)[None])[0].numpy())
-    return _resample(p, t_net, t) if resample else p
+    return probabilities_on_grid(net, features(signals), signals.time_s, signals.rate_hz, NET_RATE_HZ)
 
 
 def events_from_contact(p: np.ndarray, signals: JointSignals) -> dict[str, FootEvents]:
@@ -158,7 +143,7 @@ def learned_events(signals: JointSignals, path: Path | None = None) -> GaitEvent
     """Gait events from :class:`GaitPhaseNet` (raises if the weights file is missing)."""
     if not available(path):
         raise FileNotFoundError(
-            f"the learned gait-event detector's weights ({_path(path).name}) are missing: "
+            f"the learned gait-event detector's weights ({WEIGHTS.path(path).name}) are missing: "
             "train them with `python -m core train gait-events` or choose a rule-based method"
         )
     p = contact_probability(signals, path)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -33,7 +32,7 @@ from core.gait.bench import (
     specs,
 )
 from core.gait.signals import joint_signals
-from core.tcn import load_checkpoint
+from core.training import fit, parallel_map, save
 
 TRAIN_STREAM = 0x54524E47  # "TRNG": training walkers, never validated on
 SUPERSAMPLE = 10  # points per frame interval for the soft contact label
@@ -86,14 +85,7 @@ def make_example(spec: TrialSpec) -> Example | None:
 
 def make_examples(trials: list[TrialSpec], workers: int = 1, log=print) -> list[Example]:
     started = time.perf_counter()
-    if workers > 1:
-        from multiprocessing import get_context
-
-        with get_context("fork").Pool(workers) as pool:
-            made = pool.map(make_example, trials, chunksize=8)
-    else:
-        made = [make_example(spec) for spec in trials]
-    examples = [e for e in made if e is not None]
+    examples = [e for e in parallel_map(make_example, trials, workers) if e is not None]
     seconds = time.perf_counter() - started
     log(f"gait-events: {len(examples)} of {len(trials)} walks usable in {seconds:.0f} s")
     return examples
@@ -132,6 +124,13 @@ def evaluate(net, examples: list[Example]) -> dict:
     return {"bce": round(float(np.mean(losses)), 5), "frame_accuracy": round(correct / max(total, 1), 5)}
 
 
+def _loss(logits, y, mask):
+    import torch
+
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, y, reduction="none")
+    return (loss * mask).sum() / (mask.sum() * 2)
+
+
 def train(
     train_set: list[Example],
     val_set: list[Example],
@@ -142,53 +141,24 @@ def train(
     log=print,
 ):
     """Train a fresh network; returns (state of the best epoch on ``val_set``, history)."""
-    import copy
-
-    import torch
-
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    net = learned.build_network()
-    optimiser = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
-    steps_per_epoch = max(1, len(train_set) // batch_size)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(
-        optimiser, max_lr=lr, total_steps=epochs * steps_per_epoch, pct_start=0.1
+    return fit(
+        learned.build_network,
+        train_set,
+        val_set,
+        batch=lambda chosen, rng: _batch(chosen, rng, CROP_FRAMES, mirror=True),
+        loss=_loss,
+        evaluate=evaluate,
+        metric="bce",
+        describe=lambda scores: f"{scores['frame_accuracy']:.2%} frames",
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        seed=seed,
+        log=log,
     )
-    best, best_state, history = np.inf, None, []
-    for epoch in range(epochs):
-        net.train()
-        order = rng.permutation(len(train_set))
-        started, running = time.perf_counter(), []
-        for step in range(steps_per_epoch):
-            chosen = [train_set[i] for i in order[step * batch_size : (step + 1) * batch_size]]
-            x, y, mask = (torch.from_numpy(a) for a in _batch(chosen, rng, CROP_FRAMES, mirror=True))
-            logits = net(x)
-            loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, y, reduction="none")
-            loss = (loss * mask).sum() / (mask.sum() * 2)
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-            schedule.step()
-            running.append(float(loss.detach()))
-        scores = evaluate(net, val_set)
-        history.append({"epoch": epoch + 1, "train_bce": round(float(np.mean(running)), 5), **scores})
-        log(
-            f"epoch {epoch + 1}/{epochs}: train {np.mean(running):.4f}, val {scores['bce']:.4f} "
-            f"({scores['frame_accuracy']:.2%} frames) in {time.perf_counter() - started:.0f} s"
-        )
-        if scores["bce"] < best:
-            best, best_state = scores["bce"], copy.deepcopy(net.state_dict())
-    return best_state, history
 
 
 def run(args: argparse.Namespace) -> dict:
-    import platform
-
-    import torch
-
-    from core.settings import settings
-
-    torch.set_num_threads(settings().threads)
     started = time.perf_counter()
     per_view = {
         view: args.trials_per_view * n // TRIALS_PER_VIEW["across"] for view, n in TRIALS_PER_VIEW.items()
@@ -209,18 +179,5 @@ def run(args: argparse.Namespace) -> dict:
         "epochs": args.epochs,
         "best_epoch": best["epoch"],
         "validation": {k: best[k] for k in ("bce", "frame_accuracy")},
-        "seed": args.seed,
-        "seconds": round(time.perf_counter() - started, 1),
-        "torch": str(torch.__version__),
-        "python": platform.python_version(),
-        "date": time.strftime("%Y-%m-%d"),
     }
-    checkpoint = {
-        "state_dict": state,
-        "architecture": {},
-        "feature_version": learned.FEATURE_VERSION,
-        "record": record,
-    }
-    torch.save(checkpoint, args.out)
-    load_checkpoint.cache_clear()
-    return {"weights": Path(args.out).name, **record, "history": history}
+    return save(args.out, state, learned.FEATURE_VERSION, record, history, args.seed, started)
