@@ -306,9 +306,9 @@ class FallResult:
                 if t.track_id == focus:
                     state = np.where(inside, t.state[np.clip(index, 0, None)].astype(float), np.nan)
                     for name in ("impact", "down"):  # the learned detector's outputs, when it ran
-                        values = getattr(t, name)
-                        if values is not None:
-                            out[f"learned_{name}"] = np.where(inside, values[np.clip(index, 0, None)], np.nan)
+                        curve = getattr(t, name)
+                        if curve is not None:
+                            out[f"learned_{name}"] = np.where(inside, curve[np.clip(index, 0, None)], np.nan)
             out["video_probability"] = probability
             out["body_state"] = state
             out["focus_track"] = focus

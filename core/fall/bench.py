@@ -511,7 +511,8 @@ def bench_speed(shared_data: Path, log=print) -> dict:
 
     waited = _wait_for_quiet(log)
     estimator = PoseEstimator(PoseSettings(imgsz=SPEED_IMGSZ))
-    estimator.predict([np.zeros((480, 640, 3), np.uint8)] * 4, list(range(4)))  # warm-up
+    batch = estimator.settings.batch
+    estimator.predict([np.zeros((480, 640, 3), np.uint8)] * batch, list(range(batch)))  # warm-up
     runs = []
     with tempfile.TemporaryDirectory(prefix="movescope-fall-speed-") as tmp:
         rendered, _ = make_fall_clip(
